@@ -1,0 +1,151 @@
+// Package config describes Gatehouse's settings: every variable with its
+// environment name, flag, default and meaning, and the parsing of their
+// string values into a typed Config. It reads no environment itself; main
+// passes the values in.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Var is one setting: its environment variable, the matching flag of
+// `gatehouse serve`, its default and what it does.
+type Var struct {
+	Env, Flag, Default, Usage string
+	// Secret values are never printed.
+	Secret bool
+}
+
+// Vars lists every setting, in the README's order.
+var Vars = []Var{
+	{Env: "HOST", Flag: "host", Default: "0.0.0.0", Usage: "address to listen on"},
+	{Env: "PORT", Flag: "port", Default: "1337", Usage: "port to listen on"},
+	{Env: "DATABASE_URL", Flag: "database-url", Default: "sqlite://./data/gatehouse.db", Usage: "sqlite://PATH, postgres://… or mysql://…", Secret: true},
+	{Env: "PUBLIC_URL", Flag: "public-url", Default: "", Usage: "absolute URL of this server, used in emails and OAuth redirects (default http://localhost:PORT)"},
+	{Env: "JWT_SECRET", Flag: "jwt-secret", Default: "", Usage: "HS256 signing secret; required in production, generated and kept in the database in development", Secret: true},
+	{Env: "JWT_EXPIRES_IN", Flag: "jwt-expires-in", Default: "30d", Usage: "token lifetime: 30d, 12h, 45m, \"2 days\" (a bare number is milliseconds)"},
+	{Env: "GATEHOUSE_ENV", Flag: "env", Default: "development", Usage: "development or production"},
+	{Env: "ADMIN_EMAIL", Flag: "admin-email", Default: "", Usage: "with ADMIN_PASSWORD, creates an admin user at first start"},
+	{Env: "ADMIN_USERNAME", Flag: "admin-username", Default: "admin", Usage: "username of that admin user"},
+	{Env: "ADMIN_PASSWORD", Flag: "admin-password", Default: "", Usage: "password of that admin user", Secret: true},
+	{Env: "RATE_LIMIT_ENABLED", Flag: "rate-limit-enabled", Default: "true", Usage: "rate-limit the auth routes"},
+	{Env: "RATE_LIMIT_MAX", Flag: "rate-limit-max", Default: "10", Usage: "requests allowed per interval and key"},
+	{Env: "RATE_LIMIT_INTERVAL", Flag: "rate-limit-interval", Default: "1m", Usage: "rate-limit window (Go duration)"},
+	{Env: "TRUSTED_PROXIES", Flag: "trusted-proxies", Default: "", Usage: "comma-separated IPs/CIDRs whose X-Forwarded-For is trusted (none by default)"},
+	{Env: "BCRYPT_COST", Flag: "bcrypt-cost", Default: "10", Usage: "bcrypt cost of new password hashes (10–14)"},
+	{Env: "BODY_LIMIT", Flag: "body-limit", Default: "1048576", Usage: "largest request body in bytes"},
+	{Env: "LOG_LEVEL", Flag: "log-level", Default: "info", Usage: "debug, info, warn or error"},
+	{Env: "LOG_FORMAT", Flag: "log-format", Default: "text", Usage: "text or json"},
+}
+
+// Config is the parsed settings.
+type Config struct {
+	Host              string
+	Port              int
+	DatabaseURL       string
+	PublicURL         string
+	JWTSecret         string
+	JWTExpiresIn      time.Duration
+	Production        bool
+	AdminEmail        string
+	AdminUsername     string
+	AdminPassword     string
+	RateLimitEnabled  bool
+	RateLimitMax      int64
+	RateLimitInterval time.Duration
+	TrustedProxies    []string
+	BcryptCost        int
+	BodyLimit         int64
+	LogLevel          slog.Level
+	LogJSON           bool
+}
+
+// Addr is host:port to listen on.
+func (c Config) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
+
+// Parse turns the values (by environment name; missing ones take their
+// default) into a Config. Each error names the variable and its value.
+func Parse(values map[string]string) (Config, error) {
+	get := func(env string) string {
+		if v, ok := values[env]; ok {
+			return strings.TrimSpace(v)
+		}
+		for _, v := range Vars {
+			if v.Env == env {
+				return v.Default
+			}
+		}
+		return ""
+	}
+	var c Config
+	var err error
+	bad := func(env, why string) error {
+		return fmt.Errorf("config: %s=%q: %s", env, get(env), why)
+	}
+	c.Host = get("HOST")
+	if c.Port, err = strconv.Atoi(get("PORT")); err != nil || c.Port < 0 || c.Port > 65535 {
+		return c, bad("PORT", "want a port number 0–65535")
+	}
+	c.DatabaseURL = get("DATABASE_URL")
+	c.PublicURL = strings.TrimRight(get("PUBLIC_URL"), "/")
+	if c.PublicURL == "" {
+		c.PublicURL = "http://localhost:" + strconv.Itoa(c.Port)
+	} else if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, fmt.Errorf("config: PUBLIC_URL=%q: want an absolute http(s) URL", c.PublicURL)
+	}
+	c.JWTSecret = get("JWT_SECRET")
+	if c.JWTExpiresIn, err = ParseExpiresIn(get("JWT_EXPIRES_IN")); err != nil {
+		return c, err
+	}
+	switch get("GATEHOUSE_ENV") {
+	case "development", "":
+	case "production":
+		c.Production = true
+	default:
+		return c, bad("GATEHOUSE_ENV", "want development or production")
+	}
+	c.AdminEmail, c.AdminUsername, c.AdminPassword = get("ADMIN_EMAIL"), get("ADMIN_USERNAME"), get("ADMIN_PASSWORD")
+	if c.RateLimitEnabled, err = strconv.ParseBool(get("RATE_LIMIT_ENABLED")); err != nil {
+		return c, bad("RATE_LIMIT_ENABLED", "want true or false")
+	}
+	if c.RateLimitMax, err = strconv.ParseInt(get("RATE_LIMIT_MAX"), 10, 64); err != nil || c.RateLimitMax < 1 {
+		return c, bad("RATE_LIMIT_MAX", "want a positive whole number")
+	}
+	if c.RateLimitInterval, err = time.ParseDuration(get("RATE_LIMIT_INTERVAL")); err != nil || c.RateLimitInterval < time.Second {
+		return c, bad("RATE_LIMIT_INTERVAL", "want a Go duration of at least 1s, such as 1m or 30s")
+	}
+	for _, p := range strings.Split(get("TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return c, bad("TRUSTED_PROXIES", fmt.Sprintf("%q is neither an IP nor a CIDR", p))
+			}
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
+	if c.BcryptCost, err = strconv.Atoi(get("BCRYPT_COST")); err != nil || c.BcryptCost < 4 || c.BcryptCost > 31 {
+		return c, bad("BCRYPT_COST", "want a whole number from 4 to 31 (10 or more in production)")
+	}
+	if c.BodyLimit, err = strconv.ParseInt(get("BODY_LIMIT"), 10, 64); err != nil || c.BodyLimit < 1024 {
+		return c, bad("BODY_LIMIT", "want a number of bytes, at least 1024")
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {
+		return c, bad("LOG_LEVEL", "want debug, info, warn or error")
+	}
+	switch get("LOG_FORMAT") {
+	case "text", "":
+	case "json":
+		c.LogJSON = true
+	default:
+		return c, bad("LOG_FORMAT", "want text or json")
+	}
+	return c, nil
+}

@@ -1,0 +1,98 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/store"
+	"github.com/gin-gonic/gin"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// dummyHash is compared against when no user matches, so an unknown
+// identifier costs the same time as a wrong password (no enumeration by timing).
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("gatehouse-no-such-user"), bcrypt.DefaultCost)
+
+// errBadLogin is the one answer for an unknown user and a wrong password.
+var errBadLogin = ValidationError("Invalid identifier or password", nil)
+
+// login is POST /api/auth/local (spec §2.1): the password is checked before
+// the confirmed and blocked states, so neither leaks.
+func (s *Server) login(c *gin.Context) error {
+	if err := s.providerEnabled(c, "email"); err != nil {
+		return err
+	}
+	b, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	var v validator
+	identifier := v.requiredStr(b, "identifier")
+	password := v.requiredStr(b, "password")
+	if err := v.err(); err != nil {
+		return err
+	}
+	user, err := s.store.Users().LocalByIdentifier(ctx(c), identifier)
+	if errors.Is(err, store.ErrNotFound) {
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return errBadLogin
+	}
+	if err != nil {
+		return err
+	}
+	if user.Password == "" || bcrypt.CompareHashAndPassword([]byte(user.Password), []byte(password)) != nil {
+		return errBadLogin
+	}
+	adv, err := s.store.Settings().Advanced(ctx(c))
+	if err != nil {
+		return err
+	}
+	if adv.EmailConfirmation && !user.Confirmed {
+		return ApplicationError("Your account email is not confirmed")
+	}
+	if user.Blocked {
+		return ApplicationError("Your account has been blocked by an administrator")
+	}
+	return s.respondWithToken(c, user)
+}
+
+// respondWithToken answers 200 {jwt, user}.
+func (s *Server) respondWithToken(c *gin.Context, user store.User) error {
+	token, err := s.tokens.Issue(user.ID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, authResponse{JWT: token, User: newUserView(user, false)})
+}
+
+// hashPassword hashes with the configured bcrypt cost.
+func (s *Server) hashPassword(password string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(password), s.cfg.BcryptCost)
+	if err != nil {
+		return "", errInternal("handlers: hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// providerEnabled refuses a disabled provider ("email" is local login) with
+// Strapi's message. Providers without stored settings use the defaults: only
+// email is enabled.
+func (s *Server) providerEnabled(c *gin.Context, name string) error {
+	var grant map[string]struct {
+		Enabled bool `json:"enabled"`
+	}
+	found, err := s.store.Settings().Get(ctx(c), store.KeyGrant, &grant)
+	if err != nil {
+		return err
+	}
+	enabled := name == "email"
+	if found {
+		if p, ok := grant[name]; ok {
+			enabled = p.Enabled
+		}
+	}
+	if !enabled {
+		return ApplicationError("This provider is disabled")
+	}
+	return nil
+}

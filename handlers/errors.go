@@ -1,0 +1,115 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/store"
+	"github.com/gin-gonic/gin"
+)
+
+// Error is the one error type handlers return. It renders as Strapi's
+// envelope {"data":null,"error":{"status","name","message","details"}}.
+// Err, the cause, is logged and never sent.
+type Error struct {
+	Status  int
+	Name    string
+	Message string
+	Details any
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%d %s: %s: %v", e.Status, e.Name, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%d %s: %s", e.Status, e.Name, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ValidationError is a 400 ValidationError.
+func ValidationError(message string, details any) *Error {
+	return &Error{Status: http.StatusBadRequest, Name: "ValidationError", Message: message, Details: details}
+}
+
+// ApplicationError is a 400 ApplicationError.
+func ApplicationError(message string) *Error {
+	return &Error{Status: http.StatusBadRequest, Name: "ApplicationError", Message: message}
+}
+
+// UnauthorizedError is a 401 UnauthorizedError.
+func UnauthorizedError(message string) *Error {
+	return &Error{Status: http.StatusUnauthorized, Name: "UnauthorizedError", Message: message}
+}
+
+// ForbiddenError is a 403 ForbiddenError "Forbidden".
+func ForbiddenError() *Error {
+	return &Error{Status: http.StatusForbidden, Name: "ForbiddenError", Message: "Forbidden"}
+}
+
+// NotFoundError is a 404 NotFoundError.
+func NotFoundError(message string) *Error {
+	return &Error{Status: http.StatusNotFound, Name: "NotFoundError", Message: message}
+}
+
+var (
+	errPayloadTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Name: "PayloadTooLargeError", Message: "Entity too large"}
+	errRateLimited     = &Error{Status: http.StatusTooManyRequests, Name: "RateLimitError", Message: "Too many requests, please try again later."}
+	errNoRoute         = &Error{Status: http.StatusNotFound, Name: "NotFoundError", Message: "Not Found"}
+	errNoMethod        = &Error{Status: http.StatusMethodNotAllowed, Name: "MethodNotAllowedError", Message: "Method Not Allowed"}
+)
+
+// asError maps any error to the Error to render: errors.As on *Error, sentinel
+// errors of the leaves by errors.Is, anything else a 500 whose cause is kept
+// for the log only.
+func asError(err error) *Error {
+	var e *Error
+	var tooLarge *http.MaxBytesError
+	var invalidKey *store.InvalidKeyError
+	var badQuery *store.QueryError
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.As(err, &tooLarge):
+		return errPayloadTooLarge
+	case errors.As(err, &invalidKey):
+		return &Error{Status: http.StatusBadRequest, Name: "ValidationError", Message: invalidKey.Error(),
+			Details: gin.H{"key": invalidKey.Key, "path": invalidKey.Path}, Err: err}
+	case errors.As(err, &badQuery):
+		return &Error{Status: http.StatusBadRequest, Name: "ValidationError", Message: badQuery.Error(), Err: err}
+	case errors.Is(err, store.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Name: "NotFoundError", Message: "Not Found", Err: err}
+	case errors.Is(err, store.ErrConflict):
+		return &Error{Status: http.StatusBadRequest, Name: "ApplicationError", Message: "This attribute must be unique", Err: err}
+	}
+	return &Error{Status: http.StatusInternalServerError, Name: "InternalServerError", Message: "Internal Server Error", Err: err}
+}
+
+type errorBody struct {
+	Data  any       `json:"data"`
+	Error errorJSON `json:"error"`
+}
+
+type errorJSON struct {
+	Status  int    `json:"status"`
+	Name    string `json:"name"`
+	Message string `json:"message"`
+	Details any    `json:"details"`
+}
+
+// writeError renders err in the envelope and logs server-side causes.
+func (s *Server) writeError(c *gin.Context, err error) {
+	e := asError(err)
+	if e.Status >= 500 {
+		s.log.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+	} else if e.Err != nil {
+		s.log.DebugContext(c.Request.Context(), "request refused", "status", e.Status, "err", e.Err)
+	}
+	details := e.Details
+	if details == nil {
+		details = gin.H{}
+	}
+	c.AbortWithStatusJSON(e.Status, errorBody{Error: errorJSON{Status: e.Status, Name: e.Name, Message: e.Message, Details: details}})
+}

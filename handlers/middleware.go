@@ -1,0 +1,229 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/store"
+	"github.com/gin-gonic/gin"
+)
+
+// PublicRole is the role type of requests without a token.
+const PublicRole = "public"
+
+const (
+	userKey = "gatehouse.user"
+	roleKey = "gatehouse.role"
+)
+
+// CurrentUser returns the authenticated user of the request, if any. It is the
+// one accessor handlers (Gatehouse's and an embedding app's) use.
+func CurrentUser(c *gin.Context) (*store.User, bool) {
+	v, ok := c.Get(userKey)
+	if !ok {
+		return nil, false
+	}
+	u, ok := v.(*store.User)
+	return u, ok && u != nil
+}
+
+// CurrentRole returns the role type the request is authorized as ("public"
+// without a token).
+func CurrentRole(c *gin.Context) string {
+	return c.GetString(roleKey)
+}
+
+// recoverPanics turns a panic into a logged 500 in the error envelope.
+func (s *Server) recoverPanics(c *gin.Context, recovered any) {
+	s.log.ErrorContext(c.Request.Context(), "panic", "method", c.Request.Method, "path", c.Request.URL.Path, "panic", recovered)
+	s.writeError(c, errInternal("panic: %v", recovered))
+}
+
+// accessLog logs each request: method, path (never the query, which may carry
+// codes or tokens), status and duration.
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	s.log.DebugContext(c.Request.Context(), "request", "method", c.Request.Method, "path", c.Request.URL.Path,
+		"status", c.Writer.Status(), "duration", time.Since(start), "ip", c.ClientIP())
+}
+
+// limitBody refuses bodies over the limit with 413, up front when the length
+// is declared, and while reading otherwise.
+func (s *Server) limitBody(c *gin.Context) {
+	if c.Request.ContentLength > s.cfg.BodyLimit {
+		s.writeError(c, errPayloadTooLarge)
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
+	c.Next()
+}
+
+// bearerToken extracts the token of "Authorization: Bearer <t>": the scheme
+// is case-insensitive and there must be exactly two parts, else there is no
+// token (Strapi's getToken).
+func bearerToken(header string) (string, bool) {
+	parts := strings.Fields(header)
+	if len(parts) != 2 || !strings.EqualFold(parts[0], "bearer") {
+		return "", false
+	}
+	return parts[1], true
+}
+
+// authenticate resolves the caller: no token → the public role; a token that
+// does not verify → 401 (never the public role); a verified token whose user
+// is gone, blocked, or unconfirmed while confirmation is required → 401.
+func (s *Server) authenticate(c *gin.Context) {
+	token, present := bearerToken(c.GetHeader("Authorization"))
+	if !present {
+		c.Set(roleKey, PublicRole)
+		c.Next()
+		return
+	}
+	id, issuedAt, err := s.tokens.Verify(token)
+	if err != nil {
+		s.writeError(c, &Error{Status: http.StatusUnauthorized, Name: "UnauthorizedError", Message: "Missing or invalid credentials", Err: err})
+		return
+	}
+	user, err := s.store.Users().ByID(ctx(c), id)
+	if errors.Is(err, store.ErrNotFound) {
+		s.writeError(c, UnauthorizedError("Invalid credentials"))
+		return
+	}
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if issuedAt.Unix() < user.TokensValidAfter.Unix() {
+		s.writeError(c, UnauthorizedError("Missing or invalid credentials"))
+		return
+	}
+	adv, err := s.store.Settings().Advanced(ctx(c))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if user.Blocked || (adv.EmailConfirmation && !user.Confirmed) {
+		s.writeError(c, UnauthorizedError("Invalid credentials"))
+		return
+	}
+	role := ""
+	if user.Role != nil {
+		role = user.Role.Type
+	}
+	c.Set(userKey, &user)
+	c.Set(roleKey, role)
+	c.Next()
+}
+
+// authorize asks the enforcer whether the caller's role may call the matched
+// route pattern with the request's method.
+func (s *Server) authorize(c *gin.Context) {
+	allowed, err := s.enforcer.Allow(CurrentRole(c), c.FullPath(), c.Request.Method)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if !allowed {
+		s.writeError(c, ForbiddenError())
+		return
+	}
+	c.Next()
+}
+
+// rateLimit applies Strapi's auth-route limiter (spec §4.3): the key is the
+// canonical path and the client IP, plus the lower-cased body email on the
+// routes that are not identifier-less.
+func (s *Server) rateLimit(c *gin.Context) {
+	if s.limiter == nil {
+		c.Next()
+		return
+	}
+	key := rateLimitPrefix(c.Request.URL.Path, s.peekEmail(c)) + "|" + c.ClientIP()
+	result, err := s.limiter.Get(ctx(c), key)
+	if err != nil {
+		s.writeError(c, errInternal("handlers: rate limit: %w", err))
+		return
+	}
+	h := c.Writer.Header()
+	h.Set("X-RateLimit-Limit", strconv.FormatInt(result.Limit, 10))
+	h.Set("X-RateLimit-Remaining", strconv.FormatInt(result.Remaining, 10))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(result.Reset, 10))
+	if result.Reached {
+		s.writeError(c, errRateLimited)
+		return
+	}
+	c.Next()
+}
+
+// identifierless routes never take the body email into the key
+// (GHSA-7mqx-wwh4-f9fw): rotating emails must not bypass per-IP limits.
+var identifierless = []string{"/auth/local", "/auth/reset-password", "/auth/change-password"}
+
+// rateLimitPrefix builds Strapi's prefixKey from the raw request path.
+func rateLimitPrefix(rawPath, email string) string {
+	p := strings.ToLower(path.Clean("/" + rawPath))
+	if p != "/" {
+		p = strings.TrimSuffix(p, "/")
+	}
+	if strings.Contains(p, "/connect/") {
+		return "noIdentifier:" + p
+	}
+	for _, suffix := range identifierless {
+		if strings.HasSuffix(p, suffix) {
+			return "noIdentifier:" + p
+		}
+	}
+	if email == "" {
+		return "unknownIdentifier:" + p
+	}
+	return strings.ToLower(email) + ":" + p
+}
+
+// peekEmail reads body.email when it is a non-empty string, and puts the body
+// back for the handler. Oversized or malformed bodies give "".
+func (s *Server) peekEmail(c *gin.Context) string {
+	if c.Request.Body == nil || c.Request.Method == http.MethodGet {
+		return ""
+	}
+	raw, err := io.ReadAll(c.Request.Body)
+	c.Request.Body = readReplay{Reader: bytes.NewReader(raw), err: err}
+	if err != nil {
+		return ""
+	}
+	var body struct {
+		Email json.RawMessage `json:"email"`
+	}
+	if json.Unmarshal(raw, &body) != nil {
+		return ""
+	}
+	var email string
+	if json.Unmarshal(body.Email, &email) != nil {
+		return ""
+	}
+	return email
+}
+
+// readReplay replays a body already read, then reports the read error (a
+// *http.MaxBytesError for oversized bodies) so the handler answers 413.
+type readReplay struct {
+	*bytes.Reader
+	err error
+}
+
+func (r readReplay) Read(p []byte) (int, error) {
+	n, err := r.Reader.Read(p)
+	if err == io.EOF && r.err != nil {
+		return n, r.err
+	}
+	return n, err
+}
+
+func (readReplay) Close() error { return nil }

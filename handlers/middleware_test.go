@@ -1,0 +1,211 @@
+package handlers
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/store"
+	"github.com/gin-gonic/gin"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func decodeSegment(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+// sign builds a token with any method and claims, for forgery tests.
+func sign(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestAuthentication(t *testing.T) {
+	secret := []byte("test-secret-test-secret-test-secret")
+	now := time.Now()
+	valid := func(id any) jwt.MapClaims {
+		return jwt.MapClaims{"id": id, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	}
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	unsigned := sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid(1))
+	missing := errorJSONFor(401, "UnauthorizedError", "Missing or invalid credentials")
+	invalid := errorJSONFor(401, "UnauthorizedError", "Invalid credentials")
+	const me = "/api/users/me"
+	// alice is user 1 in every fresh environment.
+	runScenarios(t, []scenario{
+		{name: "valid token", method: "GET", url: me, caller: "authenticated", wantStatus: 200},
+		{name: "scheme is case-insensitive", method: "GET", url: me, caller: "bearer:BEARER " + sign(t, jwt.SigningMethodHS256, secret, valid(1)), wantStatus: 200},
+		{name: "no token: public may not call /me", method: "GET", url: me, wantStatus: 403, want: []string{errorJSONFor(403, "ForbiddenError", "Forbidden")}},
+		{name: "three parts: token absent", method: "GET", url: me, caller: "bearer:Bearer a b", wantStatus: 403},
+		{name: "other scheme: token absent", method: "GET", url: me, caller: "bearer:Basic YWxpY2U6cGFzcw==", wantStatus: 403},
+		{name: "garbage token", method: "GET", url: me, caller: "bearer:Bearer not.a.token", wantStatus: 401, want: []string{missing}},
+		{name: "garbage token on a public route never falls back to public", method: "POST", url: "/api/auth/local",
+			body: `{"identifier":"alice","password":"` + testPassword + `"}`, caller: "bearer:Bearer xyz", wantStatus: 401, want: []string{missing}},
+		{name: "alg none", method: "GET", url: me, caller: "bearer:Bearer " + unsigned, wantStatus: 401, want: []string{missing}},
+		{name: "HS384 with the right secret", method: "GET", url: me, caller: "bearer:Bearer " + sign(t, jwt.SigningMethodHS384, secret, valid(1)), wantStatus: 401},
+		{name: "HS512 with the right secret", method: "GET", url: me, caller: "bearer:Bearer " + sign(t, jwt.SigningMethodHS512, secret, valid(1)), wantStatus: 401},
+		{name: "RS256", method: "GET", url: me, caller: "bearer:Bearer " + sign(t, jwt.SigningMethodRS256, rsaKey, valid(1)), wantStatus: 401},
+		{name: "wrong secret", method: "GET", url: me, caller: "bearer:Bearer " + sign(t, jwt.SigningMethodHS256, []byte("another-secret-another-secret"), valid(1)), wantStatus: 401},
+		{name: "expired", method: "GET", url: me, caller: "bearer:Bearer " + sign(t, jwt.SigningMethodHS256, secret,
+			jwt.MapClaims{"id": 1, "iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()}), wantStatus: 401, want: []string{missing}},
+		{name: "no exp", method: "GET", url: me, caller: "bearer:Bearer " + sign(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"id": 1, "iat": now.Unix()}), wantStatus: 401},
+		{name: "no id", method: "GET", url: me, caller: "bearer:Bearer " + sign(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}), wantStatus: 401},
+		{name: "id not a number", method: "GET", url: me, caller: "bearer:Bearer " + sign(t, jwt.SigningMethodHS256, secret, valid("1 OR 1=1")), wantStatus: 401},
+		{name: "negative id", method: "GET", url: me, caller: "bearer:Bearer " + sign(t, jwt.SigningMethodHS256, secret, valid(-1)), wantStatus: 401},
+		{name: "issued in the future", method: "GET", url: me, caller: "bearer:Bearer " + sign(t, jwt.SigningMethodHS256, secret,
+			jwt.MapClaims{"id": 1, "iat": now.Add(time.Hour).Unix(), "exp": now.Add(2 * time.Hour).Unix()}), wantStatus: 401},
+		{name: "user gone", method: "GET", url: me, caller: "bearer:Bearer " + sign(t, jwt.SigningMethodHS256, secret, valid(999)), wantStatus: 401, want: []string{invalid}},
+		{name: "blocked user", method: "GET", url: me, caller: "bearer:Bearer " + sign(t, jwt.SigningMethodHS256, secret, valid(3)),
+			setup: func(e *testEnv) { e.createUser("bob", "bob@example.com", "authenticated", func(u *store.User) { u.Blocked = true }) },
+			wantStatus: 401, want: []string{invalid}},
+		{name: "unconfirmed user while confirmation is on", method: "GET", url: me, caller: "bearer:Bearer " + sign(t, jwt.SigningMethodHS256, secret, valid(3)),
+			setup: func(e *testEnv) {
+				e.createUser("bob", "bob@example.com", "authenticated", func(u *store.User) { u.Confirmed = false })
+				e.setAdvanced(func(a *store.Advanced) { a.EmailConfirmation = true })
+			},
+			wantStatus: 401, want: []string{invalid}},
+		{name: "token issued before a password change", method: "GET", url: me, caller: "bearer:Bearer " + sign(t, jwt.SigningMethodHS256, secret,
+			jwt.MapClaims{"id": 3, "iat": now.Add(-time.Hour).Unix(), "exp": now.Add(time.Hour).Unix()}),
+			setup: func(e *testEnv) {
+				e.createUser("bob", "bob@example.com", "authenticated", func(u *store.User) { u.TokensValidAfter = now.UTC() })
+			},
+			wantStatus: 401, want: []string{missing}},
+	})
+}
+
+// TestPathTricks proves that no spelling of a path reaches a handler the
+// policy forbids: authorization is decided on the matched route pattern.
+func TestPathTricks(t *testing.T) {
+	e := newTestEnv(t)
+	user := http.Header{"Authorization": {"Bearer " + e.token(e.users["authenticated"].ID)}}
+	for _, tt := range []struct {
+		path   string
+		header http.Header
+		want   int
+	}{
+		{"/api/users", nil, 403},
+		{"/api/users/", nil, 403},
+		{"//api/users", nil, 404},
+		{"/api//users", nil, 404},
+		{"/api/users/me/../1", user, 404},
+		{"/api/users/./1", user, 404},
+		{"/api/users/me/..%2F1", user, 404},
+		{"/api/users%2F1", user, 403},
+		{"/API/USERS", nil, 404},
+		{"/api/Users/1", user, 404},
+		{"/api/users/1", user, 403},
+		{"/api/users/1/", user, 403},
+		{"/api/users/count", user, 403},
+		{"/api/users/me", user, 200},
+		{"/api/users/me/", user, 200},
+		{"/api/users%2Fme", user, 200},
+		{"/api/users/me%00", user, 403},
+		{"/api/users-permissions/roles", user, 404},
+	} {
+		rec := e.request("GET", tt.path, "", tt.header)
+		if rec.Code != tt.want {
+			t.Errorf("GET %s: status = %d, want %d\n%s", tt.path, rec.Code, tt.want, rec.Body)
+		}
+		if rec.Code == 200 && strings.Contains(tt.path, "1") {
+			t.Errorf("GET %s reached a handler", tt.path)
+		}
+	}
+}
+
+func TestErrorEnvelopeEverywhere(t *testing.T) {
+	big := strings.Repeat("a", 2<<20)
+	runScenarios(t, []scenario{
+		{name: "unknown route", method: "GET", url: "/nope", wantStatus: 404, want: []string{errorJSONFor(404, "NotFoundError", "Not Found")}},
+		{name: "unknown method", method: "PATCH", url: "/api/auth/local", wantStatus: 405, want: []string{`"name":"MethodNotAllowedError"`, `"data":null`}},
+		{name: "body too large", method: "POST", url: "/api/auth/local", body: `{"identifier":"` + big + `"}`, wantStatus: 413,
+			want: []string{errorJSONFor(413, "PayloadTooLargeError", "Entity too large")}},
+		{name: "health", method: "GET", url: "/_health", wantStatus: 204},
+	})
+}
+
+func TestPanicIsA500InTheEnvelope(t *testing.T) {
+	e := newTestEnv(t)
+	e.server.engine.GET("/boom", func(c *gin.Context) { panic("kaboom") })
+	rec := e.request("GET", "/boom", "", nil)
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), errorJSONFor(500, "InternalServerError", "Internal Server Error")) {
+		t.Errorf("GET /boom: %d %s", rec.Code, rec.Body)
+	}
+	if strings.Contains(rec.Body.String(), "kaboom") {
+		t.Errorf("the panic value leaked: %s", rec.Body)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.RateLimit = RateLimit{Enabled: true, Max: 3, Interval: time.Minute} })
+	post := func(path, body string) int {
+		return e.request("POST", path, body, nil).Code
+	}
+	// Login is identifier-less: rotating emails and path spellings share one bucket.
+	for i := 0; i < 3; i++ {
+		if got := post([]string{"/api/auth/local", "/api/auth/local/", "/api/auth/local"}[i], fmt.Sprintf(`{"identifier":"u%d@example.com","password":"x","email":"e%d@x.io"}`, i, i)); got != 400 {
+			t.Fatalf("login %d: status = %d, want 400", i, got)
+		}
+	}
+	rec := e.request("POST", "/api/auth/local", `{"identifier":"alice","password":"`+testPassword+`","email":"other@x.io"}`, nil)
+	if rec.Code != 429 || !strings.Contains(rec.Body.String(), errorJSONFor(429, "RateLimitError", "Too many requests, please try again later.")) {
+		t.Errorf("4th login: %d %s", rec.Code, rec.Body)
+	}
+	if rec.Header().Get("X-RateLimit-Limit") != "3" || rec.Header().Get("X-RateLimit-Remaining") != "0" || rec.Header().Get("X-RateLimit-Reset") == "" {
+		t.Errorf("headers = %v", rec.Header())
+	}
+	// Register keys on the body email: another email has its own bucket.
+	for i := 0; i < 3; i++ {
+		post("/api/auth/local/register", `{"username":"x`+fmt.Sprint(i)+`","email":"same@example.com","password":"secret123"}`)
+	}
+	if got := post("/api/auth/local/register", `{"username":"zz1","email":"same@example.com","password":"secret123"}`); got != 429 {
+		t.Errorf("4th register with one email: status = %d, want 429", got)
+	}
+	if got := post("/api/auth/local/register", `{"username":"zz2","email":"fresh@example.com","password":"secret123"}`); got != 200 {
+		t.Errorf("register with another email: status = %d, want 200", got)
+	}
+}
+
+func TestRateLimitPrefix(t *testing.T) {
+	for _, tt := range []struct{ path, email, want string }{
+		{"/api/auth/local", "a@b.c", "noIdentifier:/api/auth/local"},
+		{"/API/Auth/Local/", "", "noIdentifier:/api/auth/local"},
+		{"//api//auth//local", "", "noIdentifier:/api/auth/local"},
+		{"/api/auth/reset-password/../local", "", "noIdentifier:/api/auth/local"},
+		{"/api/auth/change-password", "x@y.z", "noIdentifier:/api/auth/change-password"},
+		{"/api/connect/github", "x@y.z", "noIdentifier:/api/connect/github"},
+		{"/api/auth/local/register", "Foo@Bar.com", "foo@bar.com:/api/auth/local/register"},
+		{"/api/auth/forgot-password", "", "unknownIdentifier:/api/auth/forgot-password"},
+	} {
+		if got := rateLimitPrefix(tt.path, tt.email); got != tt.want {
+			t.Errorf("rateLimitPrefix(%q, %q) = %q, want %q", tt.path, tt.email, got, tt.want)
+		}
+	}
+}
+
+func FuzzVerifyToken(f *testing.F) {
+	tokens := Tokens{Secret: []byte("fuzz-secret-fuzz-secret"), TTL: time.Hour, Now: time.Now}
+	good, _ := tokens.Issue(7)
+	for _, s := range []string{good, "", "a.b.c", "eyJhbGciOiJub25lIn0.eyJpZCI6MX0.", good + "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		id, _, err := tokens.Verify(token)
+		if err == nil && token != good {
+			// Only a token signed with the secret verifies; any accepted
+			// token must re-sign to itself.
+			if id == 0 {
+				t.Fatalf("Verify(%q) accepted id 0", token)
+			}
+		}
+		if _, ok := bearerToken("Bearer " + token); ok && strings.ContainsAny(token, " \t\n") {
+			t.Fatalf("bearerToken accepted a token with spaces: %q", token)
+		}
+	})
+}

@@ -1,0 +1,88 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/policy"
+	"github.com/gin-gonic/gin"
+)
+
+const up = "plugin::users-permissions."
+
+// route is one row of the route table.
+type route struct {
+	fn          policy.Function
+	rateLimited bool
+	handler     func(*gin.Context) error
+}
+
+// routes is every content-API route in one place, in Strapi's order
+// (/users/count and /users/me before /users/:id), with its function name.
+func (s *Server) routes() []route {
+	fn := func(name, method, path string) policy.Function {
+		return policy.Function{Name: up + name, Method: method, Route: path}
+	}
+	return []route{
+		{fn("auth.callback", http.MethodPost, "/api/auth/local"), true, s.login},
+		{fn("auth.register", http.MethodPost, "/api/auth/local/register"), true, s.register},
+
+		{fn("user.count", http.MethodGet, "/api/users/count"), false, s.countUsers},
+		{fn("user.find", http.MethodGet, "/api/users"), false, s.findUsers},
+		{fn("user.me", http.MethodGet, "/api/users/me"), false, s.me},
+		{fn("user.findOne", http.MethodGet, "/api/users/:id"), false, s.findUser},
+		{fn("user.create", http.MethodPost, "/api/users"), false, s.createUser},
+		{fn("user.update", http.MethodPut, "/api/users/:id"), false, s.updateUser},
+		{fn("user.destroy", http.MethodDelete, "/api/users/:id"), false, s.deleteUser},
+	}
+}
+
+// router builds the Gin engine: global middleware, the route table with
+// authentication, authorization and (where Strapi has it) rate limiting,
+// and the JSON answers for unknown routes and methods.
+func (s *Server) router() error {
+	engine := gin.New()
+	engine.RedirectTrailingSlash = false
+	engine.RedirectFixedPath = false
+	engine.HandleMethodNotAllowed = true
+	engine.ContextWithFallback = true
+	if err := engine.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
+		return err
+	}
+	engine.Use(gin.CustomRecoveryWithWriter(nil, s.recoverPanics), s.accessLog, s.limitBody)
+	engine.NoRoute(func(c *gin.Context) { s.writeError(c, errNoRoute) })
+	engine.NoMethod(func(c *gin.Context) { s.writeError(c, errNoMethod) })
+	engine.GET("/_health", s.health)
+	s.engine = engine
+	for _, r := range s.routes() {
+		s.Route(r.fn, r.rateLimited, r.handler)
+	}
+	return nil
+}
+
+// Route registers a route behind Gatehouse's authentication and authorization
+// (and the auth rate limiter when rateLimited) and adds it to the catalogue.
+// An embedding app registers its own routes the same way:
+//
+//	srv.Route(policy.Function{Name: "api::post.post.find", Method: "GET", Route: "/api/posts"}, false, listPosts)
+func (s *Server) Route(fn policy.Function, rateLimited bool, handler func(*gin.Context) error) {
+	chain := []gin.HandlerFunc{s.authenticate, s.authorize}
+	if rateLimited {
+		chain = append(chain, s.rateLimit)
+	}
+	chain = append(chain, s.handle(handler))
+	s.engine.Handle(fn.Method, fn.Route, chain...)
+	s.catalog = append(s.catalog, fn)
+}
+
+// health is GET /_health: 204 while the database answers.
+func (s *Server) health(c *gin.Context) {
+	sqlDB, err := s.store.DB.DB()
+	if err == nil {
+		err = sqlDB.PingContext(ctx(c))
+	}
+	if err != nil {
+		s.writeError(c, &Error{Status: http.StatusServiceUnavailable, Name: "ServiceUnavailableError", Message: "Database unavailable", Err: err})
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

@@ -1,0 +1,154 @@
+// Package handlers is Gatehouse's HTTP layer: the Gin router with every route
+// in one table (routes.go), the authentication, authorization and rate-limit
+// middleware, the endpoints, and the one error type rendered as Strapi's
+// error envelope.
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/policy"
+	"github.com/gatehouse/gatehouse/store"
+	"github.com/gin-gonic/gin"
+	"github.com/ulule/limiter/v3"
+	"github.com/ulule/limiter/v3/drivers/store/memory"
+)
+
+// RateLimit configures the auth routes' limiter (Strapi's ratelimit option).
+type RateLimit struct {
+	Enabled  bool
+	Max      int64
+	Interval time.Duration
+	// Store keeps the counters; nil means in memory (one process).
+	Store limiter.Store
+}
+
+// Config is everything the HTTP layer depends on; main fills it.
+type Config struct {
+	Store    *store.Store
+	Enforcer *policy.Enforcer
+	// Secret signs access tokens (HS256).
+	Secret []byte
+	// TokenTTL is JWT_EXPIRES_IN.
+	TokenTTL time.Duration
+	// BcryptCost is the cost of new password hashes (10 when zero).
+	BcryptCost int
+	// BodyLimit caps request bodies in bytes (1 MiB when zero).
+	BodyLimit int64
+	RateLimit RateLimit
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed (none when empty).
+	TrustedProxies []string
+	// PublicURL is the absolute URL of this server, used in emails and OAuth redirects.
+	PublicURL string
+	Logger    *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Server serves Gatehouse's API.
+type Server struct {
+	cfg      Config
+	store    *store.Store
+	enforcer *policy.Enforcer
+	tokens   Tokens
+	log      *slog.Logger
+	limiter  *limiter.Limiter
+	engine   *gin.Engine
+	catalog  []policy.Function
+}
+
+// New builds the server and its router.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Enforcer == nil {
+		return nil, errors.New("handlers: Config needs Store and Enforcer")
+	}
+	if len(cfg.Secret) < 16 {
+		return nil, errors.New("handlers: the JWT secret must be at least 16 bytes")
+	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = 30 * 24 * time.Hour
+	}
+	if cfg.BcryptCost == 0 {
+		cfg.BcryptCost = 10
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = 1 << 20
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://localhost:1337"
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	s := &Server{
+		cfg:      cfg,
+		store:    cfg.Store,
+		enforcer: cfg.Enforcer,
+		tokens:   Tokens{Secret: cfg.Secret, TTL: cfg.TokenTTL, Now: cfg.Now},
+		log:      cfg.Logger,
+	}
+	if cfg.RateLimit.Enabled {
+		if cfg.RateLimit.Max <= 0 || cfg.RateLimit.Interval <= 0 {
+			return nil, errors.New("handlers: rate limit needs a positive max and interval")
+		}
+		st := cfg.RateLimit.Store
+		if st == nil {
+			st = memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: "gatehouse", CleanUpInterval: time.Minute})
+		}
+		s.limiter = limiter.New(st, limiter.Rate{Period: cfg.RateLimit.Interval, Limit: cfg.RateLimit.Max})
+	}
+	if err := s.router(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Engine returns the Gin engine, for an embedding app to add its own routes
+// with Route.
+func (s *Server) Engine() *gin.Engine { return s.engine }
+
+// Catalog returns every route's function, in registration order.
+func (s *Server) Catalog() []policy.Function { return append([]policy.Function(nil), s.catalog...) }
+
+// ServeHTTP serves a request. A single trailing slash is dropped before
+// routing (as Strapi's router ignores it); authorization is always decided on
+// the matched route pattern, so no spelling of a path reaches a route the
+// policy forbids.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") && !strings.HasSuffix(p, "//") {
+		r.URL.Path = p[:len(p)-1]
+		if r.URL.RawPath != "" {
+			r.URL.RawPath = strings.TrimSuffix(r.URL.RawPath, "/")
+		}
+	}
+	s.engine.ServeHTTP(w, r)
+}
+
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
+// handle adapts an error-returning handler to Gin.
+func (s *Server) handle(h func(c *gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			s.writeError(c, err)
+		}
+	}
+}
+
+// ctx returns the request's context.
+func ctx(c *gin.Context) context.Context { return c.Request.Context() }
+
+// errInternal wraps an unexpected error into a 500.
+func errInternal(format string, args ...any) error {
+	return &Error{Status: http.StatusInternalServerError, Name: "InternalServerError", Message: "Internal Server Error", Err: fmt.Errorf(format, args...)}
+}

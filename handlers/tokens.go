@@ -1,0 +1,63 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Tokens issues and verifies Gatehouse's access tokens: HS256, claims exactly
+// {id, iat, exp}, as Strapi's legacy mode.
+type Tokens struct {
+	Secret []byte
+	TTL    time.Duration
+	Now    func() time.Time
+}
+
+// errBadToken is any token that does not verify; the cause stays internal.
+var errBadToken = errors.New("handlers: invalid token")
+
+// Issue signs a token for the user id.
+func (t Tokens) Issue(userID uint) (string, error) {
+	now := t.Now()
+	claims := jwt.MapClaims{"id": userID, "iat": now.Unix(), "exp": now.Add(t.TTL).Unix()}
+	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.Secret)
+	if err != nil {
+		return "", fmt.Errorf("handlers: sign token: %w", err)
+	}
+	return signed, nil
+}
+
+type tokenClaims struct {
+	ID json.Number `json:"id"`
+	jwt.RegisteredClaims
+}
+
+// Verify checks the signature (HS256 only), expiry and the id claim, and
+// returns the user id and the issue time.
+func (t Tokens) Verify(token string) (userID uint, issuedAt time.Time, err error) {
+	var claims tokenClaims
+	parser := jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(t.Now),
+		jwt.WithJSONNumber(),
+	)
+	_, err = parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return t.Secret, nil })
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("%w: %v", errBadToken, err)
+	}
+	id, err := claims.ID.Int64()
+	if err != nil || id <= 0 || id > math.MaxInt32*int64(1<<21) {
+		return 0, time.Time{}, fmt.Errorf("%w: id claim %q", errBadToken, claims.ID)
+	}
+	if claims.IssuedAt == nil {
+		return 0, time.Time{}, fmt.Errorf("%w: no iat", errBadToken)
+	}
+	return uint(id), claims.IssuedAt.Time, nil
+}

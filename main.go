@@ -1,0 +1,346 @@
+// Command gatehouse serves users, roles and permissions for HTTP APIs: a
+// Strapi-compatible users & permissions API whose route access is decided by
+// a Casbin policy stored in the database.
+//
+//	gatehouse                 same as gatehouse serve
+//	gatehouse serve           run the server (flags or environment, see --help)
+//	gatehouse admin create    create an admin user
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/handlers"
+	"github.com/gatehouse/gatehouse/policy"
+	"github.com/gatehouse/gatehouse/store"
+	"github.com/gin-gonic/gin"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// modelText is the Casbin model the binary enforces.
+//
+//go:embed model.conf
+var modelText string
+
+func main() {
+	if err := rootCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "gatehouse:", err)
+		os.Exit(1)
+	}
+}
+
+func rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "gatehouse",
+		Short:         "Users, roles and permissions for HTTP APIs (Strapi-compatible, Casbin policies)",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	serve := serveCommand()
+	root.AddCommand(serve, adminCommand())
+	// `gatehouse` alone serves, so `go run .` starts the server.
+	root.RunE = serve.RunE
+	root.Flags().AddFlagSet(serve.Flags())
+	return root
+}
+
+// bindConfig adds a flag for every setting to fs, defaulting to the
+// environment variable, and returns a loader for the parsed Config.
+func bindConfig(fs *pflag.FlagSet) func() (config.Config, error) {
+	values := make(map[string]*string, len(config.Vars))
+	for _, v := range config.Vars {
+		def := v.Default
+		if env, ok := os.LookupEnv(v.Env); ok {
+			def = env
+		}
+		shown := def
+		if v.Secret && shown != "" {
+			shown = "(set)"
+		}
+		values[v.Env] = fs.String(v.Flag, def, fmt.Sprintf("%s [$%s]", v.Usage, v.Env))
+		fs.Lookup(v.Flag).DefValue = shown
+	}
+	return func() (config.Config, error) {
+		m := make(map[string]string, len(values))
+		for k, v := range values {
+			m[k] = *v
+		}
+		return config.Parse(m)
+	}
+}
+
+func serveCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "serve", Short: "Run the HTTP server"}
+	load := bindConfig(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := load()
+		if err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return serve(ctx, cfg, cmd.OutOrStdout())
+	}
+	return cmd
+}
+
+// newLogger builds the process logger from the config.
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// app is a wired Gatehouse: storage, enforcer and HTTP server.
+type app struct {
+	store    *store.Store
+	enforcer *policy.Enforcer
+	server   *handlers.Server
+}
+
+// open connects, migrates and bootstraps the database and builds the enforcer.
+func open(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, *policy.Enforcer, error) {
+	st, err := store.Open(cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := st.Migrate(); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	enforcer, err := policy.New(st.DB, modelText)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	if err := bootstrap(ctx, st, enforcer, log); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, enforcer, nil
+}
+
+// newApp wires everything the server needs.
+func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, error) {
+	st, enforcer, err := open(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*app, error) {
+		st.Close()
+		return nil, err
+	}
+	secret, err := jwtSecret(ctx, cfg, st, log)
+	if err != nil {
+		return fail(err)
+	}
+	if cfg.JWTExpiresIn > 30*24*time.Hour {
+		log.Warn("security: JWT_EXPIRES_IN is longer than 30 days; stolen tokens stay valid that long", "expiresIn", cfg.JWTExpiresIn.String())
+	}
+	if cfg.AdminEmail != "" && cfg.AdminPassword != "" {
+		switch _, err := createAdmin(ctx, st, cfg.AdminEmail, cfg.AdminUsername, cfg.AdminPassword, cfg.BcryptCost); {
+		case errors.Is(err, errAdminExists):
+			log.Debug("admin user from ADMIN_EMAIL already exists")
+		case err != nil:
+			return fail(fmt.Errorf("ADMIN_EMAIL: %w", err))
+		default:
+			log.Info("created the admin user from ADMIN_EMAIL", "email", strings.ToLower(cfg.AdminEmail))
+		}
+	}
+	gin.SetMode(gin.ReleaseMode)
+	srv, err := handlers.New(handlers.Config{
+		Store: st, Enforcer: enforcer, Secret: secret, TokenTTL: cfg.JWTExpiresIn, BcryptCost: cfg.BcryptCost,
+		BodyLimit: cfg.BodyLimit, TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Logger: log,
+		RateLimit: handlers.RateLimit{Enabled: cfg.RateLimitEnabled, Max: cfg.RateLimitMax, Interval: cfg.RateLimitInterval},
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return &app{store: st, enforcer: enforcer, server: srv}, nil
+}
+
+// serve runs the HTTP server until ctx is done, then drains in-flight requests.
+func serve(ctx context.Context, cfg config.Config, out io.Writer) error {
+	log := newLogger(cfg, out)
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	srv := &http.Server{
+		Handler:           a.server,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
+	}
+	log.Info("Gatehouse is listening", "url", cfg.PublicURL, "addr", ln.Addr().String(), "database", string(a.store.Dialect))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// jwtSecret returns JWT_SECRET, or in development a secret generated once and
+// kept in the settings table so restarts keep tokens valid.
+func jwtSecret(ctx context.Context, cfg config.Config, st *store.Store, log *slog.Logger) ([]byte, error) {
+	if cfg.JWTSecret != "" {
+		if len(cfg.JWTSecret) < 32 {
+			if cfg.Production {
+				return nil, errors.New("JWT_SECRET is shorter than 32 characters; generate one with: openssl rand -base64 32")
+			}
+			log.Warn("security: JWT_SECRET is shorter than 32 characters")
+		}
+		if len(cfg.JWTSecret) < 16 {
+			return nil, errors.New("JWT_SECRET must be at least 16 characters; generate one with: openssl rand -base64 32")
+		}
+		return []byte(cfg.JWTSecret), nil
+	}
+	if cfg.Production {
+		return nil, errors.New("missing JWT_SECRET: in production Gatehouse refuses to start without a signing secret; generate one with `openssl rand -base64 32` and set JWT_SECRET")
+	}
+	var secret string
+	if _, err := st.Settings().Get(ctx, store.KeyJWTSecret, &secret); err != nil {
+		return nil, err
+	}
+	if secret == "" {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		if err := st.Settings().PutIfAbsent(ctx, store.KeyJWTSecret, base64.StdEncoding.EncodeToString(b)); err != nil {
+			return nil, err
+		}
+		if _, err := st.Settings().Get(ctx, store.KeyJWTSecret, &secret); err != nil {
+			return nil, err
+		}
+	}
+	log.Warn("JWT_SECRET is not set: using a development secret kept in the database; set JWT_SECRET (and GATEHOUSE_ENV=production) before going live")
+	return []byte(secret), nil
+}
+
+// bootstrap fills an empty database: the default roles and, with them, the
+// default policy; Strapi's default settings.
+func bootstrap(ctx context.Context, st *store.Store, enforcer *policy.Enforcer, log *slog.Logger) error {
+	created, err := st.Bootstrap(ctx)
+	if err != nil || !created {
+		return err
+	}
+	seeded, err := enforcer.SeedIfEmpty(policy.Default())
+	if err != nil {
+		return fmt.Errorf("bootstrap: policy: %w", err)
+	}
+	if seeded {
+		log.Info("bootstrap: created the public, authenticated and admin roles and the default policy")
+	}
+	return nil
+}
+
+var errAdminExists = errors.New("a user with this email already exists")
+
+// createAdmin creates a confirmed local user with the admin role.
+func createAdmin(ctx context.Context, st *store.Store, email, username, password string, cost int) (store.User, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if username == "" {
+		username = "admin"
+	}
+	switch {
+	case !strings.Contains(email, "@") || len(email) < 6:
+		return store.User{}, fmt.Errorf("%q is not a valid email", email)
+	case len(password) < 6:
+		return store.User{}, errors.New("the password must be at least 6 characters")
+	case len(password) > 72:
+		return store.User{}, errors.New("the password must be at most 72 bytes")
+	case len(username) < 3:
+		return store.User{}, errors.New("the username must be at least 3 characters")
+	}
+	if existing, err := st.Users().ByEmail(ctx, email); err != nil {
+		return store.User{}, err
+	} else if len(existing) > 0 {
+		return existing[0], errAdminExists
+	}
+	role, err := st.Roles().ByType(ctx, "admin")
+	if err != nil {
+		return store.User{}, fmt.Errorf("admin role: %w", err)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	if err != nil {
+		return store.User{}, err
+	}
+	now := time.Now().UTC()
+	user := store.User{DocumentID: store.NewDocumentID(), Username: username, Email: email, Provider: "local",
+		Password: string(hash), Confirmed: true, RoleID: &role.ID, PublishedAt: now, TokensValidAfter: now}
+	if err := st.Users().Create(ctx, &user); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return store.User{}, fmt.Errorf("username %q or email %q is taken", username, email)
+		}
+		return store.User{}, err
+	}
+	return user, nil
+}
+
+func adminCommand() *cobra.Command {
+	admin := &cobra.Command{Use: "admin", Short: "Manage admin users"}
+	create := &cobra.Command{Use: "create", Short: "Create an admin user", Args: cobra.NoArgs}
+	email := create.Flags().String("email", "", "email of the admin (required)")
+	username := create.Flags().String("username", "admin", "username of the admin")
+	password := create.Flags().String("password", "", "password of the admin (required; 6–72 bytes)")
+	load := bindConfig(create.Flags())
+	_ = create.MarkFlagRequired("email")
+	_ = create.MarkFlagRequired("password")
+	create.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := load()
+		if err != nil {
+			return err
+		}
+		log := newLogger(cfg, cmd.ErrOrStderr())
+		st, _, err := open(cmd.Context(), cfg, log)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		user, err := createAdmin(cmd.Context(), st, *email, *username, *password, cfg.BcryptCost)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "created admin %s <%s> (id %d)\n", user.Username, user.Email, user.ID)
+		return nil
+	}
+	admin.AddCommand(create)
+	return admin
+}

@@ -1,0 +1,30 @@
+package policy
+
+import (
+	_ "embed"
+	"fmt"
+)
+
+// DefaultCSV is the policy seeded into an empty database: Strapi's default
+// permissions for the public and authenticated roles, plus the admin role.
+//
+//go:embed default.csv
+var DefaultCSV string
+
+// Default returns the default policy's rules.
+func Default() []Rule {
+	rules, err := ParseCSV(DefaultCSV)
+	if err != nil {
+		panic(fmt.Sprintf("policy: default.csv: %v", err)) // guarded by a test
+	}
+	return rules
+}
+
+// SeedIfEmpty stores the rules when no rule exists yet, and reports whether it did.
+func (e *Enforcer) SeedIfEmpty(rules []Rule) (bool, error) {
+	empty, err := e.Empty()
+	if err != nil || !empty {
+		return false, err
+	}
+	return true, e.Add(rules)
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/policy"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// defaultMatrix is Gatehouse's default policy as a permission matrix over
+// every route: role, method, route pattern, allowed. TestDefaultPolicyMatrix
+// fails when a registered route has no row here.
+var defaultMatrix = []struct {
+	role, method, route string
+	allowed             bool
+}{
+	{"public", "POST", "/api/auth/local", true},
+	{"authenticated", "POST", "/api/auth/local", false},
+	{"admin", "POST", "/api/auth/local", false},
+	{"public", "POST", "/api/auth/local/register", true},
+	{"authenticated", "POST", "/api/auth/local/register", false},
+	{"admin", "POST", "/api/auth/local/register", false},
+
+	{"public", "GET", "/api/users/count", false},
+	{"authenticated", "GET", "/api/users/count", false},
+	{"admin", "GET", "/api/users/count", true},
+	{"public", "GET", "/api/users", false},
+	{"authenticated", "GET", "/api/users", false},
+	{"admin", "GET", "/api/users", true},
+	{"public", "GET", "/api/users/me", false},
+	{"authenticated", "GET", "/api/users/me", true},
+	{"admin", "GET", "/api/users/me", true},
+	{"public", "GET", "/api/users/:id", false},
+	{"authenticated", "GET", "/api/users/:id", false},
+	{"admin", "GET", "/api/users/:id", true},
+	{"public", "POST", "/api/users", false},
+	{"authenticated", "POST", "/api/users", false},
+	{"admin", "POST", "/api/users", true},
+	{"public", "PUT", "/api/users/:id", false},
+	{"authenticated", "PUT", "/api/users/:id", false},
+	{"admin", "PUT", "/api/users/:id", true},
+	{"public", "DELETE", "/api/users/:id", false},
+	{"authenticated", "DELETE", "/api/users/:id", false},
+	{"admin", "DELETE", "/api/users/:id", true},
+}
+
+var matrixRoles = []string{"public", "authenticated", "admin"}
+
+// newTestApp wires the real application over a temporary SQLite database.
+func newTestApp(t *testing.T) *app {
+	t.Helper()
+	cfg, err := config.Parse(map[string]string{
+		"DATABASE_URL":       "sqlite://" + filepath.Join(t.TempDir(), "gatehouse.db"),
+		"JWT_SECRET":         "matrix-secret-matrix-secret-matrix-secret",
+		"RATE_LIMIT_ENABLED": "false",
+		"BCRYPT_COST":        "4",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.store.Close() })
+	return a
+}
+
+func TestModelConfIsPolicyModel(t *testing.T) {
+	if modelText != policy.Model {
+		t.Errorf("model.conf and policy/model.conf differ: keep them identical")
+	}
+}
+
+// TestDefaultPolicyMatrix checks every (role, route) decision of the default
+// policy through the real router: an allowed request is never answered 401
+// or 403, a denied one is answered 403.
+func TestDefaultPolicyMatrix(t *testing.T) {
+	a := newTestApp(t)
+	ctx := context.Background()
+	tokens := map[string]string{}
+	for _, role := range []string{"authenticated", "admin"} {
+		user, err := createAdmin(ctx, a.store, role+"@example.com", role+"-user", "secret123", 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := a.store.Roles().ByType(ctx, role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.store.Users().Update(ctx, user.ID, map[string]any{"role_id": r.ID}); err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		a.server.ServeHTTP(rec, httptest.NewRequest("POST", "/api/auth/local",
+			strings.NewReader(`{"identifier":"`+role+`@example.com","password":"secret123"}`)))
+		tok, ok := strings.CutPrefix(rec.Body.String(), `{"jwt":"`)
+		if !ok {
+			t.Fatalf("login as %s: %d %s", role, rec.Code, rec.Body)
+		}
+		tokens[role], _, _ = strings.Cut(tok, `"`)
+	}
+
+	covered := map[string]bool{}
+	for _, row := range defaultMatrix {
+		covered[row.role+" "+row.method+" "+row.route] = true
+	}
+	for _, fn := range a.server.Catalog() {
+		for _, role := range matrixRoles {
+			if !covered[role+" "+fn.Method+" "+fn.Route] {
+				t.Errorf("route %s %s (%s) has no row for role %s in defaultMatrix: every route needs a decision", fn.Method, fn.Route, fn.Name, role)
+			}
+		}
+	}
+
+	for _, row := range defaultMatrix {
+		allowed, err := a.enforcer.Allow(row.role, row.route, row.method)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if allowed != row.allowed {
+			t.Errorf("Allow(%s, %s, %s) = %v, want %v", row.role, row.route, row.method, allowed, row.allowed)
+		}
+		path := strings.NewReplacer(":id", "1", ":provider", "github").Replace(row.route)
+		req := httptest.NewRequest(row.method, path, strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		if tok := tokens[row.role]; tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		rec := httptest.NewRecorder()
+		a.server.ServeHTTP(rec, req)
+		denied := rec.Code == http.StatusForbidden || rec.Code == http.StatusUnauthorized
+		if denied == row.allowed {
+			t.Errorf("%s %s as %s: status = %d, want allowed=%v\n%s", row.method, path, row.role, rec.Code, row.allowed, rec.Body)
+		}
+	}
+}
+
+func TestBootstrapOnlyOnEmptyDatabase(t *testing.T) {
+	a := newTestApp(t)
+	ctx := context.Background()
+	if err := a.enforcer.Remove([]policy.Rule{{Type: "p", Values: []string{"public", "/api/auth/local", "POST"}}}); err != nil {
+		t.Fatal(err)
+	}
+	// A second start on the same database must not re-seed what was removed.
+	if err := bootstrap(ctx, a.store, a.enforcer, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	if allowed, _ := a.enforcer.Allow("public", "/api/auth/local", "POST"); allowed {
+		t.Errorf("bootstrap re-seeded a removed rule on a non-empty database")
+	}
+	roles, _ := a.store.Roles().List(ctx)
+	if len(roles) != 3 {
+		t.Errorf("roles = %d, want 3", len(roles))
+	}
+	var adv store.Advanced
+	if _, err := a.store.Settings().Get(ctx, store.KeyAdvanced, &adv); err != nil || adv != store.DefaultAdvanced() {
+		t.Errorf("advanced = %+v, %v; want Strapi's defaults", adv, err)
+	}
+}

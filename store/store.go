@@ -1,0 +1,241 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/mysql"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Sentinel errors the HTTP layer maps to statuses.
+var (
+	// ErrNotFound means the row asked for does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict means a unique constraint (username, provider+email, role type) refused the write.
+	ErrConflict = errors.New("store: unique constraint")
+)
+
+// Dialect names a supported database engine.
+type Dialect string
+
+// The supported dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+	MySQL    Dialect = "mysql"
+)
+
+// Source is a parsed DATABASE_URL.
+type Source struct {
+	Dialect Dialect
+	// DSN is what the driver receives.
+	DSN string
+	// Path is the SQLite file ("" for in-memory or other dialects).
+	Path string
+}
+
+// ParseURL parses DATABASE_URL: sqlite://PATH (relative or absolute; sqlite://:memory:
+// for a private in-memory database), postgres://… or postgresql://…, and
+// mysql://user:pass@host:port/db?params.
+func ParseURL(raw string) (Source, error) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok || rest == "" {
+		return Source{}, fmt.Errorf("store: DATABASE_URL %q: want sqlite://PATH, postgres://… or mysql://…", raw)
+	}
+	switch strings.ToLower(scheme) {
+	case "sqlite", "sqlite3", "file":
+		return sqliteSource(rest)
+	case "postgres", "postgresql":
+		if _, err := url.Parse(raw); err != nil {
+			return Source{}, fmt.Errorf("store: DATABASE_URL: %w", err)
+		}
+		return Source{Dialect: Postgres, DSN: raw}, nil
+	case "mysql", "mariadb":
+		return mysqlSource(rest)
+	default:
+		return Source{}, fmt.Errorf("store: DATABASE_URL scheme %q is not supported (sqlite, postgres, mysql)", scheme)
+	}
+}
+
+const sqlitePragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+
+func sqliteSource(rest string) (Source, error) {
+	path, query, _ := strings.Cut(rest, "?")
+	if path == ":memory:" || strings.Contains(query, "mode=memory") {
+		name := strings.TrimPrefix(path, "file:")
+		if name == ":memory:" || name == "" {
+			name = "gatehouse-" + randomHex(8)
+		}
+		return Source{Dialect: SQLite, DSN: "file:" + name + "?mode=memory&cache=shared&" + strings.ReplaceAll(sqlitePragmas, "journal_mode(WAL)", "journal_mode(MEMORY)")}, nil
+	}
+	if path == "" {
+		return Source{}, errors.New("store: DATABASE_URL sqlite:// needs a path")
+	}
+	dsn := path + "?" + sqlitePragmas
+	if query != "" {
+		dsn += "&" + query
+	}
+	return Source{Dialect: SQLite, DSN: dsn, Path: path}, nil
+}
+
+func mysqlSource(rest string) (Source, error) {
+	u, err := url.Parse("mysql://" + rest)
+	if err != nil {
+		return Source{}, fmt.Errorf("store: DATABASE_URL: %w", err)
+	}
+	var dsn strings.Builder
+	if u.User != nil {
+		dsn.WriteString(u.User.Username())
+		if pw, ok := u.User.Password(); ok {
+			dsn.WriteString(":" + pw)
+		}
+		dsn.WriteString("@")
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host += ":3306"
+	}
+	dsn.WriteString("tcp(" + host + ")" + u.Path)
+	q := u.Query()
+	q.Set("parseTime", "true")
+	if q.Get("charset") == "" {
+		q.Set("charset", "utf8mb4")
+	}
+	if q.Get("loc") == "" {
+		q.Set("loc", "UTC")
+	}
+	dsn.WriteString("?" + q.Encode())
+	return Source{Dialect: MySQL, DSN: dsn.String()}, nil
+}
+
+// Store is the database handle with Gatehouse's queries.
+type Store struct {
+	// DB is the shared GORM handle (also used by the Casbin adapter).
+	DB      *gorm.DB
+	Dialect Dialect
+	// Now is the clock used for timestamps and token expiry.
+	Now func() time.Time
+
+	settingsOnce sync.Once
+	settings     *Settings
+	usersOnce    sync.Once
+	registerMu   *sync.Mutex
+}
+
+// Open connects to the database DATABASE_URL names, creating the SQLite file's
+// directory when needed. It does not migrate: call Migrate.
+func Open(databaseURL string) (*Store, error) {
+	src, err := ParseURL(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	var dialector gorm.Dialector
+	switch src.Dialect {
+	case SQLite:
+		if src.Path != "" {
+			if err := os.MkdirAll(filepath.Dir(src.Path), 0o750); err != nil {
+				return nil, fmt.Errorf("store: create database directory: %w", err)
+			}
+		}
+		dialector = sqlite.Open(src.DSN)
+	case Postgres:
+		dialector = postgres.Open(src.DSN)
+	case MySQL:
+		dialector = mysql.Open(src.DSN)
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                 logger.Discard,
+		TranslateError:         true,
+		CreateBatchSize:        1000,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", src.Dialect, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("store: connect %s: %w", src.Dialect, err)
+	}
+	if src.Dialect == SQLite {
+		// One writer at a time is SQLite's rule; a small pool keeps readers
+		// concurrent without piling up busy writers.
+		sqlDB.SetMaxOpenConns(8)
+	} else {
+		sqlDB.SetMaxOpenConns(32)
+	}
+	sqlDB.SetMaxIdleConns(8)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	return &Store{DB: db, Dialect: src.Dialect, Now: func() time.Time { return time.Now().UTC() }}, nil
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.DB.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Migrate creates or updates Gatehouse's tables (not casbin_rule: the policy
+// package's adapter owns that one).
+func (s *Store) Migrate() error {
+	if err := s.DB.AutoMigrate(&Role{}, &User{}, &Setting{}); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	return nil
+}
+
+// translate maps driver errors to the package's sentinels.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return ErrNotFound
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	}
+	return err
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("store: crypto/rand: %v", err))
+	}
+	return hex.EncodeToString(b)
+}
+
+// NewDocumentID returns a random 24-character lower-case identifier, the shape
+// of Strapi v5's documentId.
+func NewDocumentID() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("store: crypto/rand: %v", err))
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
