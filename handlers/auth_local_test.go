@@ -44,10 +44,14 @@ func TestLogin(t *testing.T) {
 		{name: "SQL injection in identifier", method: "POST", url: url, body: login("' OR 1=1 --", testPassword), wantStatus: 400, want: []string{badLogin}},
 		{name: "unicode identifier", method: "POST", url: url, body: login("ålice\u202e@例え.jp", testPassword), wantStatus: 400, want: []string{badLogin}},
 		{name: "blocked, right password", method: "POST", url: url, body: login("bob", testPassword),
-			setup: func(e *testEnv) { e.createUser("bob", "bob@example.com", "authenticated", func(u *store.User) { u.Blocked = true }) },
+			setup: func(e *testEnv) {
+				e.createUser("bob", "bob@example.com", "authenticated", func(u *store.User) { u.Blocked = true })
+			},
 			wantStatus: 400, want: []string{errorJSONFor(400, "ApplicationError", "Your account has been blocked by an administrator")}},
 		{name: "blocked, wrong password does not leak the state", method: "POST", url: url, body: login("bob", "wrong-password"),
-			setup: func(e *testEnv) { e.createUser("bob", "bob@example.com", "authenticated", func(u *store.User) { u.Blocked = true }) },
+			setup: func(e *testEnv) {
+				e.createUser("bob", "bob@example.com", "authenticated", func(u *store.User) { u.Blocked = true })
+			},
 			wantStatus: 400, want: []string{badLogin}},
 		{name: "unconfirmed while confirmation is on", method: "POST", url: url, body: login("carol", testPassword),
 			setup: func(e *testEnv) {

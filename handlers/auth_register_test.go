@@ -49,7 +49,9 @@ func TestRegister(t *testing.T) {
 			setup: func(e *testEnv) { e.createUser("weird@example.com", "w@example.com", "authenticated") }, wantStatus: 400, want: []string{taken}},
 		{name: "username equal to someone's email", method: "POST", url: url, body: reg("alice@example.com", "fresh@example.com", "secret123"), wantStatus: 400, want: []string{taken}},
 		{name: "unique_email covers other providers", method: "POST", url: url, body: reg("other", "gh@example.com", "secret123"),
-			setup: func(e *testEnv) { e.createUser("ghuser", "gh@example.com", "authenticated", func(u *store.User) { u.Provider = "github" }) },
+			setup: func(e *testEnv) {
+				e.createUser("ghuser", "gh@example.com", "authenticated", func(u *store.User) { u.Provider = "github" })
+			},
 			wantStatus: 400, want: []string{taken}},
 		{name: "unique_email off allows another provider's email", method: "POST", url: url, body: reg("other", "gh@example.com", "secret123"),
 			setup: func(e *testEnv) {
@@ -64,7 +66,7 @@ func TestRegister(t *testing.T) {
 			setup:      func(e *testEnv) { e.setAdvanced(func(a *store.Advanced) { a.DefaultRole = "ghost" }) },
 			wantStatus: 400, want: []string{errorJSONFor(400, "ApplicationError", "Impossible to find the default role")}},
 		{name: "default role honoured", method: "POST", url: url, body: reg("newbie", "n@example.com", "secret123"),
-			setup: func(e *testEnv) { e.setAdvanced(func(a *store.Advanced) { a.DefaultRole = "public" }) },
+			setup:      func(e *testEnv) { e.setAdvanced(func(a *store.Advanced) { a.DefaultRole = "public" }) },
 			wantStatus: 200,
 			check: func(t *testing.T, e *testEnv, _ *httptest.ResponseRecorder) {
 				users, _ := e.store.Users().ByEmail(context.Background(), "n@example.com")

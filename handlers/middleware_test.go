@@ -63,7 +63,9 @@ func TestAuthentication(t *testing.T) {
 			jwt.MapClaims{"id": 1, "iat": now.Add(time.Hour).Unix(), "exp": now.Add(2 * time.Hour).Unix()}), wantStatus: 401},
 		{name: "user gone", method: "GET", url: me, caller: "bearer:Bearer " + sign(t, jwt.SigningMethodHS256, secret, valid(999)), wantStatus: 401, want: []string{invalid}},
 		{name: "blocked user", method: "GET", url: me, caller: "bearer:Bearer " + sign(t, jwt.SigningMethodHS256, secret, valid(3)),
-			setup: func(e *testEnv) { e.createUser("bob", "bob@example.com", "authenticated", func(u *store.User) { u.Blocked = true }) },
+			setup: func(e *testEnv) {
+				e.createUser("bob", "bob@example.com", "authenticated", func(u *store.User) { u.Blocked = true })
+			},
 			wantStatus: 401, want: []string{invalid}},
 		{name: "unconfirmed user while confirmation is on", method: "GET", url: me, caller: "bearer:Bearer " + sign(t, jwt.SigningMethodHS256, secret, valid(3)),
 			setup: func(e *testEnv) {
