@@ -40,6 +40,19 @@ var Vars = []Var{
 	{Env: "TRUSTED_PROXIES", Flag: "trusted-proxies", Default: "", Usage: "comma-separated IPs/CIDRs whose X-Forwarded-For is trusted (none by default)"},
 	{Env: "BCRYPT_COST", Flag: "bcrypt-cost", Default: "10", Usage: "bcrypt cost of new password hashes (10–14)"},
 	{Env: "BODY_LIMIT", Flag: "body-limit", Default: "1048576", Usage: "largest request body in bytes"},
+	{Env: "POLICY_RELOAD_INTERVAL", Flag: "policy-reload-interval", Default: "10s", Usage: "how often to reload the policy when its stored revision changed (0 = off)"},
+	{Env: "POLICY_EXPLAIN_DENIALS", Flag: "policy-explain-denials", Default: "false", Usage: "add X-Gatehouse-Denied-By to 403 answers (role, route, method)"},
+	{Env: "SMTP_HOST", Flag: "smtp-host", Default: "", Usage: "SMTP server; unset: mail is logged, not sent (development only)"},
+	{Env: "SMTP_PORT", Flag: "smtp-port", Default: "587", Usage: "SMTP port"},
+	{Env: "SMTP_USERNAME", Flag: "smtp-username", Default: "", Usage: "SMTP user"},
+	{Env: "SMTP_PASSWORD", Flag: "smtp-password", Default: "", Usage: "SMTP password", Secret: true},
+	{Env: "SMTP_SECURITY", Flag: "smtp-security", Default: "starttls", Usage: "none, starttls or tls"},
+	{Env: "EMAIL_FROM", Flag: "email-from", Default: "", Usage: "default sender, e.g. \"Gatehouse <no-reply@example.com>\""},
+	{Env: "EMAIL_REPLY_TO", Flag: "email-reply-to", Default: "", Usage: "default Reply-To"},
+	{Env: "RESET_TOKEN_TTL", Flag: "reset-token-ttl", Default: "1h", Usage: "lifetime of password-reset codes"},
+	{Env: "CONFIRMATION_TOKEN_TTL", Flag: "confirmation-token-ttl", Default: "24h", Usage: "lifetime of email-confirmation links"},
+	{Env: "OAUTH_REDIRECT_MODE", Flag: "oauth-redirect-mode", Default: "query", Usage: "query (access_token in the front-end URL, Strapi's documented flow) or session (tokens stay server-side)"},
+	{Env: "REDIS_URL", Flag: "redis-url", Default: "", Usage: "redis://host:6379/0 to share rate limits (and policy change notices) between instances", Secret: true},
 	{Env: "LOG_LEVEL", Flag: "log-level", Default: "info", Usage: "debug, info, warn or error"},
 	{Env: "LOG_FORMAT", Flag: "log-format", Default: "text", Usage: "text or json"},
 }
@@ -64,6 +77,17 @@ type Config struct {
 	BodyLimit         int64
 	LogLevel          slog.Level
 	LogJSON           bool
+
+	PolicyReloadInterval time.Duration
+	PolicyExplainDenials bool
+
+	SMTPHost, SMTPUsername, SMTPPassword, SMTPSecurity string
+	SMTPPort                                           int
+	EmailFrom, EmailReplyTo                            string
+	ResetTokenTTL, ConfirmationTokenTTL                time.Duration
+
+	OAuthRedirectMode string
+	RedisURL          string
 }
 
 // Addr is host:port to listen on.
@@ -136,6 +160,39 @@ func Parse(values map[string]string) (Config, error) {
 	}
 	if c.BodyLimit, err = strconv.ParseInt(get("BODY_LIMIT"), 10, 64); err != nil || c.BodyLimit < 1024 {
 		return c, bad("BODY_LIMIT", "want a number of bytes, at least 1024")
+	}
+	if c.PolicyReloadInterval, err = time.ParseDuration(get("POLICY_RELOAD_INTERVAL")); err != nil || c.PolicyReloadInterval < 0 {
+		return c, bad("POLICY_RELOAD_INTERVAL", "want a Go duration such as 10s, or 0 to turn it off")
+	}
+	if c.PolicyExplainDenials, err = strconv.ParseBool(get("POLICY_EXPLAIN_DENIALS")); err != nil {
+		return c, bad("POLICY_EXPLAIN_DENIALS", "want true or false")
+	}
+	c.SMTPHost, c.SMTPUsername, c.SMTPPassword = get("SMTP_HOST"), get("SMTP_USERNAME"), get("SMTP_PASSWORD")
+	if c.SMTPPort, err = strconv.Atoi(get("SMTP_PORT")); err != nil || c.SMTPPort < 1 || c.SMTPPort > 65535 {
+		return c, bad("SMTP_PORT", "want a port number")
+	}
+	switch c.SMTPSecurity = get("SMTP_SECURITY"); c.SMTPSecurity {
+	case "none", "starttls", "tls":
+	default:
+		return c, bad("SMTP_SECURITY", "want none, starttls or tls")
+	}
+	c.EmailFrom, c.EmailReplyTo = get("EMAIL_FROM"), get("EMAIL_REPLY_TO")
+	if c.ResetTokenTTL, err = time.ParseDuration(get("RESET_TOKEN_TTL")); err != nil || c.ResetTokenTTL < time.Minute {
+		return c, bad("RESET_TOKEN_TTL", "want a Go duration of at least 1m, such as 1h")
+	}
+	if c.ConfirmationTokenTTL, err = time.ParseDuration(get("CONFIRMATION_TOKEN_TTL")); err != nil || c.ConfirmationTokenTTL < time.Minute {
+		return c, bad("CONFIRMATION_TOKEN_TTL", "want a Go duration of at least 1m, such as 24h")
+	}
+	switch c.OAuthRedirectMode = get("OAUTH_REDIRECT_MODE"); c.OAuthRedirectMode {
+	case "query", "session":
+	default:
+		return c, bad("OAUTH_REDIRECT_MODE", "want query or session")
+	}
+	c.RedisURL = get("REDIS_URL")
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			return c, fmt.Errorf("config: REDIS_URL: want redis://host:port/db")
+		}
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {
 		return c, bad("LOG_LEVEL", "want debug, info, warn or error")

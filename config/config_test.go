@@ -1,0 +1,48 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr() != "0.0.0.0:1337" || c.PublicURL != "http://localhost:1337" || c.JWTExpiresIn != 30*24*time.Hour ||
+		!c.RateLimitEnabled || c.RateLimitMax != 10 || c.RateLimitInterval != time.Minute || c.BcryptCost != 10 ||
+		c.BodyLimit != 1<<20 || c.DatabaseURL != "sqlite://./data/gatehouse.db" || c.Production || len(c.TrustedProxies) != 0 ||
+		c.PolicyReloadInterval != 10*time.Second || c.ResetTokenTTL != time.Hour || c.ConfirmationTokenTTL != 24*time.Hour ||
+		c.OAuthRedirectMode != "query" {
+		t.Errorf("Parse(nil) = %+v, want the documented defaults", c)
+	}
+}
+
+func TestParseErrorsNameTheVariable(t *testing.T) {
+	for _, tt := range []struct{ env, value string }{
+		{"PORT", "http"}, {"PORT", "70000"}, {"JWT_EXPIRES_IN", "forever"}, {"GATEHOUSE_ENV", "prod"},
+		{"RATE_LIMIT_ENABLED", "maybe"}, {"RATE_LIMIT_MAX", "0"}, {"RATE_LIMIT_INTERVAL", "1"},
+		{"TRUSTED_PROXIES", "10.0.0.1,nope"}, {"BCRYPT_COST", "3"}, {"BODY_LIMIT", "12"},
+		{"LOG_LEVEL", "loud"}, {"LOG_FORMAT", "xml"}, {"PUBLIC_URL", "localhost:1337"},
+		{"SMTP_SECURITY", "ssl"}, {"OAUTH_REDIRECT_MODE", "cookie"}, {"POLICY_RELOAD_INTERVAL", "-1s"},
+		{"RESET_TOKEN_TTL", "5s"}, {"REDIS_URL", "http://x"},
+	} {
+		_, err := Parse(map[string]string{tt.env: tt.value})
+		if err == nil || !strings.Contains(err.Error(), tt.env) {
+			t.Errorf("Parse(%s=%q) error = %v, want one naming %s", tt.env, tt.value, err, tt.env)
+		}
+	}
+}
+
+func TestParseValues(t *testing.T) {
+	c, err := Parse(map[string]string{"PORT": "8080", "GATEHOUSE_ENV": "production", "TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16",
+		"PUBLIC_URL": "https://auth.example.com/", "LOG_FORMAT": "json", "LOG_LEVEL": "debug"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 8080 || !c.Production || len(c.TrustedProxies) != 2 || c.PublicURL != "https://auth.example.com" || !c.LogJSON {
+		t.Errorf("Parse = %+v", c)
+	}
+}
