@@ -92,7 +92,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		s.writeError(c, &Error{Status: http.StatusUnauthorized, Name: "UnauthorizedError", Message: "Missing or invalid credentials", Err: err})
 		return
 	}
-	user, err := s.store.Users().ByID(ctx(c), id)
+	user, err := s.store.Users().ForAuth(ctx(c), id)
 	if errors.Is(err, store.ErrNotFound) {
 		s.writeError(c, UnauthorizedError("Invalid credentials"))
 		return

@@ -141,3 +141,20 @@ func TestPasswordChangeByAdminRevokesTokens(t *testing.T) {
 		t.Errorf("old token after a password change: status = %d, want 401", rec.Code)
 	}
 }
+
+// TestBlockingTakesEffectAtOnce: the authentication cache never serves a
+// user that was blocked through the API.
+func TestBlockingTakesEffectAtOnce(t *testing.T) {
+	e := newTestEnv(t)
+	user := map[string][]string{"Authorization": {"Bearer " + e.token(1)}}
+	if rec := e.request("GET", "/api/users/me", "", user); rec.Code != 200 {
+		t.Fatalf("before: %d", rec.Code)
+	}
+	admin := map[string][]string{"Authorization": {"Bearer " + e.token(2)}}
+	if rec := e.request("PUT", "/api/users/1", `{"blocked":true}`, admin); rec.Code != 200 {
+		t.Fatalf("PUT: %d %s", rec.Code, rec.Body)
+	}
+	if rec := e.request("GET", "/api/users/me", "", user); rec.Code != 401 {
+		t.Errorf("after blocking: status = %d, want 401", rec.Code)
+	}
+}

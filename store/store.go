@@ -133,6 +133,7 @@ type Store struct {
 	settings     *Settings
 	usersOnce    sync.Once
 	registerMu   *sync.Mutex
+	userCache    *userCache
 }
 
 // Open connects to the database DATABASE_URL names, creating the SQLite file's

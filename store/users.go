@@ -21,12 +21,16 @@ type Users struct {
 	// registration inside this process; the unique indexes (and SQLite's
 	// immediate transactions) cover other processes.
 	registerMu *sync.Mutex
+	cache      *userCache
 }
 
 // Users returns the users accessor.
 func (s *Store) Users() Users {
-	s.usersOnce.Do(func() { s.registerMu = &sync.Mutex{} })
-	return Users{db: s.DB, registerMu: s.registerMu}
+	s.usersOnce.Do(func() {
+		s.registerMu = &sync.Mutex{}
+		s.userCache = newUserCache()
+	})
+	return Users{db: s.DB, registerMu: s.registerMu, cache: s.userCache}
 }
 
 // ByID returns the user with its role.
@@ -100,6 +104,7 @@ func (u Users) Create(ctx context.Context, user *User) error {
 
 // Update writes the given columns of the user.
 func (u Users) Update(ctx context.Context, id uint, columns map[string]any) error {
+	defer u.cache.drop(id)
 	res := u.db.WithContext(ctx).Model(&User{}).Where("id = ?", id).Updates(columns)
 	if res.Error != nil {
 		return translate(res.Error)
@@ -112,6 +117,7 @@ func (u Users) Update(ctx context.Context, id uint, columns map[string]any) erro
 
 // Delete removes the user.
 func (u Users) Delete(ctx context.Context, id uint) error {
+	defer u.cache.drop(id)
 	res := u.db.WithContext(ctx).Delete(&User{}, id)
 	if res.Error != nil {
 		return translate(res.Error)
