@@ -171,6 +171,11 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		Store: st, Enforcer: enforcer, Secret: secret, TokenTTL: cfg.JWTExpiresIn, BcryptCost: cfg.BcryptCost,
 		BodyLimit: cfg.BodyLimit, TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Logger: log,
 		RateLimit: handlers.RateLimit{Enabled: cfg.RateLimitEnabled, Max: cfg.RateLimitMax, Interval: cfg.RateLimitInterval},
+		// -- email wiring --
+		// -- end of email wiring --
+		// -- OAuth wiring --
+		// -- end of OAuth wiring --
+		ExplainDenials: cfg.PolicyExplainDenials,
 	})
 	if err != nil {
 		return fail(err)

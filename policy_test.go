@@ -50,6 +50,12 @@ var defaultMatrix = []struct {
 	{"public", "DELETE", "/api/users/:id", false},
 	{"authenticated", "DELETE", "/api/users/:id", false},
 	{"admin", "DELETE", "/api/users/:id", true},
+	// -- email routes --
+	// -- end of email routes --
+	// -- OAuth routes --
+	// -- end of OAuth routes --
+	// -- roles, permissions and policy routes --
+	// -- end of roles, permissions and policy routes --
 }
 
 var matrixRoles = []string{"public", "authenticated", "admin"}

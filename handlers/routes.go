@@ -25,6 +25,10 @@ func (s *Server) routes() []route {
 	return []route{
 		{fn("auth.callback", http.MethodPost, "/api/auth/local"), true, s.login},
 		{fn("auth.register", http.MethodPost, "/api/auth/local/register"), true, s.register},
+		// -- email routes (password reset, change, confirmation, templates, advanced settings) --
+		// -- end of email routes --
+		// -- OAuth routes (connect, provider callback, provider settings) --
+		// -- end of OAuth routes --
 
 		{fn("user.count", http.MethodGet, "/api/users/count"), false, s.countUsers},
 		{fn("user.find", http.MethodGet, "/api/users"), false, s.findUsers},
@@ -33,6 +37,8 @@ func (s *Server) routes() []route {
 		{fn("user.create", http.MethodPost, "/api/users"), false, s.createUser},
 		{fn("user.update", http.MethodPut, "/api/users/:id"), false, s.updateUser},
 		{fn("user.destroy", http.MethodDelete, "/api/users/:id"), false, s.deleteUser},
+		// -- roles, permissions and policy routes --
+		// -- end of roles, permissions and policy routes --
 	}
 }
 

@@ -49,6 +49,12 @@ type Config struct {
 	Logger    *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// -- email settings --
+	// -- end of email settings --
+	// -- OAuth settings --
+	// -- end of OAuth settings --
+	// ExplainDenials adds X-Gatehouse-Denied-By to 403 answers.
+	ExplainDenials bool
 }
 
 // Server serves Gatehouse's API.

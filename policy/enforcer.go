@@ -1,16 +1,18 @@
 // Package policy owns Gatehouse's authorization: the Casbin model, the
 // enforcer over the casbin_rule table (gorm-adapter), the default policy, CSV
-// import and export, and permission-matrix checks any Go test can run.
+// import and export, decision explanations and diffs, lint, and
+// permission-matrix checks any Go test can run.
 //
 // A decision is Allow(role type, route pattern, method). Decisions are cached
 // per (role, route, method) and the whole cache is dropped on every policy
-// change made through the Enforcer, so a change is never served stale.
+// change, so a change is never served stale.
 package policy
 
 import (
+	"context"
 	_ "embed"
+	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -20,6 +22,7 @@ import (
 	stringadapter "github.com/casbin/casbin/v2/persist/string-adapter"
 	gormadapter "github.com/casbin/gorm-adapter/v3"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Model is Gatehouse's Casbin model (the same text as the model.conf at the
@@ -32,12 +35,22 @@ var Model string
 // so a real deployment stays far below it.
 const maxCacheEntries = 1 << 16
 
+// ruleTable is gorm-adapter's table.
+const ruleTable = "casbin_rule"
+
 type decisionKey struct{ role, route, method string }
 
 // Enforcer decides whether a role may call a route. It is safe for concurrent
-// use; every mutation goes through it so the decision cache stays exact.
+// use. Changes go through Update and Replace, which write the database in one
+// transaction (together with the caller's own writes) and then the memory.
 type Enforcer struct {
 	casbin *casbin.SyncedEnforcer
+	// db is nil for an enforcer built from CSV: changes stay in memory.
+	db       *gorm.DB
+	triggers bool
+
+	writeMu  sync.Mutex
+	revision atomic.Int64
 
 	mu         sync.RWMutex
 	decisions  map[decisionKey]bool
@@ -51,17 +64,36 @@ func New(db *gorm.DB, modelText string) (*Enforcer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: adapter: %w", err)
 	}
-	return newEnforcer(modelText, adapter)
+	triggers, err := installRevision(db)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := readRevision(context.Background(), db)
+	if err != nil {
+		return nil, err
+	}
+	e, err := newEnforcer(modelText, adapter)
+	if err != nil {
+		return nil, err
+	}
+	e.db, e.triggers = db, triggers
+	e.revision.Store(rev)
+	return e, nil
 }
 
 // NewFromCSV builds an enforcer with no database from the model text and a
-// policy in Gatehouse's CSV form (comments and blank lines allowed). Writes
-// change only memory. It is meant for tests and embedding apps.
+// policy in Gatehouse's CSV form (comments and blank lines allowed). Changes
+// stay in memory. It is meant for tests and embedding apps.
 func NewFromCSV(modelText, csv string) (*Enforcer, error) {
 	rules, err := ParseCSV(csv)
 	if err != nil {
 		return nil, err
 	}
+	return NewFromRules(modelText, rules)
+}
+
+// NewFromRules builds an in-memory enforcer holding the rules.
+func NewFromRules(modelText string, rules []Rule) (*Enforcer, error) {
 	return newEnforcer(modelText, stringadapter.NewAdapter(FormatCSV(rules, false)))
 }
 
@@ -74,6 +106,8 @@ func newEnforcer(modelText string, adapter persist.Adapter) (*Enforcer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: load: %w", err)
 	}
+	// Gatehouse writes the table itself, in transactions; the adapter only loads.
+	e.EnableAutoSave(false)
 	return &Enforcer{casbin: e, decisions: make(map[decisionKey]bool)}, nil
 }
 
@@ -104,7 +138,7 @@ func (e *Enforcer) Allow(role, route, method string) (bool, error) {
 	return allowed, nil
 }
 
-// invalidate drops every cached decision; called after each mutation.
+// invalidate drops every cached decision; called after each change.
 func (e *Enforcer) invalidate() {
 	e.mu.Lock()
 	e.generation.Add(1)
@@ -112,17 +146,51 @@ func (e *Enforcer) invalidate() {
 	e.mu.Unlock()
 }
 
-// Reload reads the whole policy from storage again (edits made straight in
-// the database take effect).
-func (e *Enforcer) Reload() error {
+// Revision is the policy revision the enforcer has loaded (0 without a database).
+func (e *Enforcer) Revision() int64 { return e.revision.Load() }
+
+// Reload reads the whole policy from the database again (edits made straight
+// in the database take effect).
+func (e *Enforcer) Reload(ctx context.Context) error {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	return e.reloadLocked(ctx)
+}
+
+func (e *Enforcer) reloadLocked(ctx context.Context) error {
+	if e.db == nil {
+		return nil
+	}
+	rev, err := readRevision(ctx, e.db)
+	if err != nil {
+		return err
+	}
 	defer e.invalidate()
 	if err := e.casbin.LoadPolicy(); err != nil {
 		return fmt.Errorf("policy: reload: %w", err)
 	}
+	e.revision.Store(rev)
 	return nil
 }
 
-// Rules returns every rule, p rows first, each as [ptype, v0, v1, …].
+// ReloadIfChanged reloads when the stored revision differs from the loaded
+// one, and returns the revisions before and after.
+func (e *Enforcer) ReloadIfChanged(ctx context.Context) (before, after int64, err error) {
+	if e.db == nil {
+		return 0, 0, nil
+	}
+	before = e.revision.Load()
+	stored, err := readRevision(ctx, e.db)
+	if err != nil || stored == before {
+		return before, before, err
+	}
+	if err := e.Reload(ctx); err != nil {
+		return before, before, err
+	}
+	return before, e.revision.Load(), nil
+}
+
+// Rules returns every rule, p rows first.
 func (e *Enforcer) Rules() ([]Rule, error) {
 	var rules []Rule
 	p, err := e.casbin.GetPolicy()
@@ -142,54 +210,167 @@ func (e *Enforcer) Rules() ([]Rule, error) {
 	return rules, nil
 }
 
-// Add stores the rules (those already present are skipped).
+// Add stores the rules (those present already are skipped).
 func (e *Enforcer) Add(rules []Rule) error {
-	defer e.invalidate()
-	p, g := split(rules)
-	if len(p) > 0 {
-		if _, err := e.casbin.AddPoliciesEx(p); err != nil {
-			return fmt.Errorf("policy: add: %w", err)
-		}
-	}
-	if len(g) > 0 {
-		if _, err := e.casbin.AddGroupingPoliciesEx(g); err != nil {
-			return fmt.Errorf("policy: add: %w", err)
-		}
-	}
-	return nil
+	return e.Update(context.Background(), rules, nil, nil)
 }
 
 // Remove deletes the rules (absent ones are ignored).
 func (e *Enforcer) Remove(rules []Rule) error {
-	defer e.invalidate()
-	for _, r := range rules {
-		var err error
-		if r.Type == "g" {
-			_, err = e.casbin.RemoveGroupingPolicy(toAny(r.Values)...)
-		} else {
-			_, err = e.casbin.RemovePolicy(toAny(r.Values)...)
-		}
+	return e.Update(context.Background(), nil, rules, nil)
+}
+
+// Update removes and adds rules in one database transaction, which also runs
+// also(tx) first when given (the caller's own writes, such as a role row),
+// then applies the change to memory. Nothing changes when any step fails.
+func (e *Enforcer) Update(ctx context.Context, add, remove []Rule, also func(tx *gorm.DB) error) error {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	if e.db != nil {
+		var rev int64
+		err := e.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if also != nil {
+				if err := also(tx); err != nil {
+					return err
+				}
+			}
+			for _, r := range remove {
+				if err := deleteRule(tx, r); err != nil {
+					return err
+				}
+			}
+			if err := insertRules(tx, add); err != nil {
+				return err
+			}
+			if err := bumpRevision(tx); err != nil {
+				return err
+			}
+			var err error
+			rev, err = readRevision(ctx, tx)
+			return err
+		})
 		if err != nil {
-			return fmt.Errorf("policy: remove: %w", err)
+			return err
 		}
+		e.revision.Store(rev)
+	} else if also != nil {
+		if err := also(nil); err != nil {
+			return err
+		}
+	}
+	defer e.invalidate()
+	return e.applyToMemory(add, remove)
+}
+
+// Replace swaps the whole policy for rules in one transaction.
+func (e *Enforcer) Replace(ctx context.Context, rules []Rule) error {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	if e.db == nil {
+		defer e.invalidate()
+		e.casbin.ClearPolicy()
+		return e.applyToMemory(rules, nil)
+	}
+	err := e.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`DELETE FROM ` + ruleTable).Error; err != nil {
+			return fmt.Errorf("policy: replace: %w", err)
+		}
+		if err := insertRules(tx, rules); err != nil {
+			return err
+		}
+		return bumpRevision(tx)
+	})
+	if err != nil {
+		return err
+	}
+	return e.reloadLocked(ctx)
+}
+
+func (e *Enforcer) applyToMemory(add, remove []Rule) error {
+	pRemove, gRemove := split(remove)
+	pAdd, gAdd := split(add)
+	var errs []error
+	if len(pRemove) > 0 {
+		_, err := e.casbin.RemovePolicies(pRemove)
+		errs = append(errs, ignoreNotFound(err))
+	}
+	if len(gRemove) > 0 {
+		_, err := e.casbin.RemoveGroupingPolicies(gRemove)
+		errs = append(errs, ignoreNotFound(err))
+	}
+	if len(pAdd) > 0 {
+		_, err := e.casbin.AddPoliciesEx(pAdd)
+		errs = append(errs, err)
+	}
+	if len(gAdd) > 0 {
+		_, err := e.casbin.AddGroupingPoliciesEx(gAdd)
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("policy: apply: %w", err)
+	}
+	return nil
+}
+
+// ignoreNotFound: removing a rule that memory lacks is not an error.
+func ignoreNotFound(err error) error {
+	if err != nil && (err.Error() == "invalid policy size" || errors.Is(err, errNotExist)) {
+		return nil
+	}
+	return err
+}
+
+var errNotExist = errors.New("policy does not exist")
+
+func ruleRow(r Rule) gormadapter.CasbinRule {
+	row := gormadapter.CasbinRule{Ptype: r.Type}
+	fields := []*string{&row.V0, &row.V1, &row.V2, &row.V3, &row.V4, &row.V5}
+	for i, v := range r.Values {
+		if i < len(fields) {
+			*fields[i] = v
+		}
+	}
+	return row
+}
+
+func deleteRule(tx *gorm.DB, r Rule) error {
+	row := ruleRow(r)
+	err := tx.Table(ruleTable).Where("ptype = ? AND v0 = ? AND v1 = ? AND v2 = ? AND v3 = ? AND v4 = ? AND v5 = ?",
+		row.Ptype, row.V0, row.V1, row.V2, row.V3, row.V4, row.V5).Delete(&gormadapter.CasbinRule{}).Error
+	if err != nil {
+		return fmt.Errorf("policy: delete %s: %w", r, err)
+	}
+	return nil
+}
+
+func insertRules(tx *gorm.DB, rules []Rule) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	rows := make([]gormadapter.CasbinRule, len(rules))
+	for i, r := range rules {
+		rows[i] = ruleRow(r)
+	}
+	if err := tx.Table(ruleTable).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, 500).Error; err != nil {
+		return fmt.Errorf("policy: insert: %w", err)
 	}
 	return nil
 }
 
 // RemoveRole deletes every rule naming the role as subject, as inheritor or
-// as inherited role.
-func (e *Enforcer) RemoveRole(role string) error {
-	defer e.invalidate()
-	if _, err := e.casbin.RemoveFilteredPolicy(0, role); err != nil {
-		return fmt.Errorf("policy: remove role %s: %w", role, err)
+// as inherited role, together with the caller's writes in also.
+func (e *Enforcer) RemoveRole(ctx context.Context, role string, also func(tx *gorm.DB) error) error {
+	rules, err := e.Rules()
+	if err != nil {
+		return err
 	}
-	if _, err := e.casbin.RemoveFilteredGroupingPolicy(0, role); err != nil {
-		return fmt.Errorf("policy: remove role %s: %w", role, err)
+	var remove []Rule
+	for _, r := range rules {
+		if r.Values[0] == role || (r.Type == "g" && r.Values[1] == role) {
+			remove = append(remove, r)
+		}
 	}
-	if _, err := e.casbin.RemoveFilteredGroupingPolicy(1, role); err != nil {
-		return fmt.Errorf("policy: remove role %s: %w", role, err)
-	}
-	return nil
+	return e.Update(ctx, nil, remove, also)
 }
 
 // Empty reports whether no rule is loaded.
@@ -208,23 +389,3 @@ func split(rules []Rule) (p, g [][]string) {
 	}
 	return p, g
 }
-
-func toAny(values []string) []any {
-	out := make([]any, len(values))
-	for i, v := range values {
-		out[i] = v
-	}
-	return out
-}
-
-// roleChain is used by explanations: the role followed by every role it inherits.
-func (e *Enforcer) roleChain(role string) []string {
-	chain := []string{role}
-	inherited, err := e.casbin.GetImplicitRolesForUser(role)
-	if err == nil {
-		chain = append(chain, inherited...)
-	}
-	return chain
-}
-
-var _ = strings.TrimSpace
