@@ -45,6 +45,7 @@ type decisionKey struct{ role, route, method string }
 // transaction (together with the caller's own writes) and then the memory.
 type Enforcer struct {
 	casbin *casbin.SyncedEnforcer
+	model  string
 	// db is nil for an enforcer built from CSV: changes stay in memory.
 	db       *gorm.DB
 	triggers bool
@@ -108,7 +109,7 @@ func newEnforcer(modelText string, adapter persist.Adapter) (*Enforcer, error) {
 	}
 	// Gatehouse writes the table itself, in transactions; the adapter only loads.
 	e.EnableAutoSave(false)
-	return &Enforcer{casbin: e, decisions: make(map[decisionKey]bool)}, nil
+	return &Enforcer{casbin: e, model: modelText, decisions: make(map[decisionKey]bool)}, nil
 }
 
 // Allow reports whether the role may call the route pattern with the method.
