@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"path"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
 )
@@ -132,6 +134,10 @@ func (s *Server) authorize(c *gin.Context) {
 		return
 	}
 	if !allowed {
+		if s.cfg.ExplainDenials {
+			c.Header("X-Gatehouse-Denied-By", fmt.Sprintf("role=%s; method=%s; route=%s; allow-with=%q",
+				CurrentRole(c), c.Request.Method, c.FullPath(), policy.Rule{Type: "p", Values: []string{CurrentRole(c), c.FullPath(), c.Request.Method}}.String()))
+		}
 		s.writeError(c, ForbiddenError())
 		return
 	}

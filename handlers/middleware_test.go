@@ -109,7 +109,9 @@ func TestPathTricks(t *testing.T) {
 		{"/api/users/me/", user, 200},
 		{"/api/users%2Fme", user, 200},
 		{"/api/users/me%00", user, 403},
-		{"/api/users-permissions/roles", user, 404},
+		{"/api/users-permissions/roles", user, 403},
+		{"/api/users-permissions/roles/1", nil, 403},
+		{"/api/users-permissions//roles", user, 404},
 	} {
 		rec := e.request("GET", tt.path, "", tt.header)
 		if rec.Code != tt.want {

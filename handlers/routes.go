@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gin-gonic/gin"
@@ -38,6 +39,17 @@ func (s *Server) routes() []route {
 		{fn("user.update", http.MethodPut, "/api/users/:id"), false, s.updateUser},
 		{fn("user.destroy", http.MethodDelete, "/api/users/:id"), false, s.deleteUser},
 		// -- roles, permissions and policy routes --
+		{fn("role.find", http.MethodGet, "/api/users-permissions/roles"), false, s.findRoles},
+		{fn("role.findOne", http.MethodGet, "/api/users-permissions/roles/:id"), false, s.findRole},
+		{fn("role.createRole", http.MethodPost, "/api/users-permissions/roles"), false, s.createRole},
+		{fn("role.updateRole", http.MethodPut, "/api/users-permissions/roles/:id"), false, s.updateRole},
+		{fn("role.deleteRole", http.MethodDelete, "/api/users-permissions/roles/:id"), false, s.deleteRole},
+		{fn("permissions.getPermissions", http.MethodGet, "/api/users-permissions/permissions"), false, s.getPermissions},
+		{fn("permissions.getRoutes", http.MethodGet, "/api/users-permissions/routes"), false, s.getRoutes},
+		{fn("policy.find", http.MethodGet, "/api/users-permissions/policy"), false, s.getPolicy},
+		{fn("policy.replace", http.MethodPut, "/api/users-permissions/policy"), false, s.replacePolicy},
+		{fn("policy.check", http.MethodPost, "/api/users-permissions/policy/check"), false, s.checkPolicy},
+		{fn("policy.reload", http.MethodPost, "/api/users-permissions/policy/reload"), false, s.reloadPolicy},
 		// -- end of roles, permissions and policy routes --
 	}
 }
@@ -90,5 +102,6 @@ func (s *Server) health(c *gin.Context) {
 		s.writeError(c, &Error{Status: http.StatusServiceUnavailable, Name: "ServiceUnavailableError", Message: "Database unavailable", Err: err})
 		return
 	}
+	c.Header("X-Policy-Revision", strconv.FormatInt(s.enforcer.Revision(), 10))
 	c.Status(http.StatusNoContent)
 }

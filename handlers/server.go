@@ -66,7 +66,7 @@ type Server struct {
 	log      *slog.Logger
 	limiter  *limiter.Limiter
 	engine   *gin.Engine
-	catalog  []policy.Function
+	catalog  policy.Catalog
 }
 
 // New builds the server and its router.
@@ -124,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Engine() *gin.Engine { return s.engine }
 
 // Catalog returns every route's function, in registration order.
-func (s *Server) Catalog() []policy.Function { return append([]policy.Function(nil), s.catalog...) }
+func (s *Server) Catalog() policy.Catalog { return append(policy.Catalog(nil), s.catalog...) }
 
 // ServeHTTP serves a request. A single trailing slash is dropped before
 // routing (as Strapi's router ignores it); authorization is always decided on

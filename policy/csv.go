@@ -14,6 +14,8 @@ import (
 type Rule struct {
 	Type   string   `json:"ptype"`
 	Values []string `json:"values"`
+	// Line is the CSV line the rule was read from (0 otherwise).
+	Line int `json:"-"`
 }
 
 // String renders the rule as a CSV line: "p, public, /api/auth/local, POST".
@@ -59,6 +61,7 @@ func ParseCSV(text string) ([]Rule, error) {
 		if err != "" {
 			return nil, &LineError{Line: line, Text: raw, Err: err}
 		}
+		rule.Line = line
 		rules = append(rules, rule)
 	}
 	if err := scanner.Err(); err != nil {

@@ -59,3 +59,19 @@ func (p Permissions) Enabled() map[string]bool {
 	}
 	return out
 }
+
+// Disabled lists the names of the functions the map explicitly disables
+// (enabled:false), as opposed to leaving them out.
+func (p Permissions) Disabled() map[string]bool {
+	out := map[string]bool{}
+	for typ, t := range p {
+		for ctrl, actions := range t.Controllers {
+			for action, a := range actions {
+				if !a.Enabled {
+					out[typ+"."+ctrl+"."+action] = true
+				}
+			}
+		}
+	}
+	return out
+}

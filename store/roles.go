@@ -54,3 +54,43 @@ func (r Roles) ByDocumentID(ctx context.Context, documentID string) (Role, error
 	err := r.db.WithContext(ctx).Where("document_id = ?", documentID).Take(&role).Error
 	return role, translate(err)
 }
+
+// WithTx returns the accessor bound to a transaction.
+func (r Roles) WithTx(tx *gorm.DB) Roles { return Roles{db: tx} }
+
+// Update writes the given columns of the role.
+func (r Roles) Update(ctx context.Context, id uint, columns map[string]any) error {
+	res := r.db.WithContext(ctx).Model(&Role{}).Where("id = ?", id).Updates(columns)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// DeleteMovingUsers moves the role's users to the role moveTo and deletes
+// the role. Run it in a transaction (WithTx) and call Store.InvalidateCache
+// after the commit.
+func (r Roles) DeleteMovingUsers(ctx context.Context, id, moveTo uint) error {
+	db := r.db.WithContext(ctx)
+	if err := db.Model(&User{}).Where("role_id = ?", id).Update("role_id", moveTo).Error; err != nil {
+		return translate(err)
+	}
+	res := db.Delete(&Role{}, id)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Types returns every role type.
+func (r Roles) Types(ctx context.Context) ([]string, error) {
+	var types []string
+	err := r.db.WithContext(ctx).Model(&Role{}).Order("type").Pluck("type", &types).Error
+	return types, translate(err)
+}

@@ -1,0 +1,159 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/policy"
+	"github.com/gin-gonic/gin"
+)
+
+// policyRow is one casbin_rule row as JSON.
+type policyRow struct {
+	Ptype string `json:"ptype"`
+	V0    string `json:"v0"`
+	V1    string `json:"v1"`
+	V2    string `json:"v2,omitempty"`
+}
+
+// getPolicy is GET /api/users-permissions/policy: the rows as JSON, or CSV
+// with Accept: text/csv.
+func (s *Server) getPolicy(c *gin.Context) error {
+	rules, err := s.enforcer.Rules()
+	if err != nil {
+		return err
+	}
+	c.Header("X-Policy-Revision", strconv.FormatInt(s.enforcer.Revision(), 10))
+	if strings.Contains(c.GetHeader("Accept"), "text/csv") {
+		c.Data(http.StatusOK, "text/csv; charset=utf-8", []byte(policy.FormatCSV(rules, true)))
+		return nil
+	}
+	rows := make([]policyRow, len(rules))
+	for i, r := range rules {
+		rows[i] = policyRow{Ptype: r.Type, V0: r.Values[0], V1: r.Values[1]}
+		if len(r.Values) > 2 {
+			rows[i].V2 = r.Values[2]
+		}
+	}
+	return writeJSON(c, http.StatusOK, gin.H{"revision": s.enforcer.Revision(), "rules": rows})
+}
+
+// replacePolicy is PUT /api/users-permissions/policy with a CSV body: the
+// whole policy is replaced atomically, or nothing changes. ?dryRun=true only
+// returns the decisions that would flip.
+func (s *Server) replacePolicy(c *gin.Context) error {
+	raw, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		return asBodyError(err)
+	}
+	rules, err := policy.ParseCSV(string(raw))
+	var lineErr *policy.LineError
+	if errors.As(err, &lineErr) {
+		return ValidationError(fmt.Sprintf("line %d: %s", lineErr.Line, lineErr.Err), gin.H{"line": lineErr.Line, "text": lineErr.Text})
+	}
+	if err != nil {
+		return ValidationError(err.Error(), nil)
+	}
+	if len(rules) == 0 {
+		return ValidationError("The policy is empty: send at least one rule (an empty policy would deny everything, this endpoint included)", nil)
+	}
+	roles, err := s.store.Roles().Types(ctx(c))
+	if err != nil {
+		return err
+	}
+	for _, r := range rules {
+		for i, v := range r.Values {
+			if (i == 0 || r.Type == "g") && !contains(roles, v) {
+				return ValidationError(fmt.Sprintf("line %d: role %q does not exist", r.Line, v), gin.H{"line": r.Line, "text": r.String()})
+			}
+		}
+	}
+	if cycle := policy.FindCycle(rules); cycle != nil {
+		return ValidationError("Role inheritance cycle: "+strings.Join(cycle, " → "), gin.H{"cycle": cycle})
+	}
+	current, err := s.enforcer.Snapshot()
+	if err != nil {
+		return err
+	}
+	proposed, err := s.enforcer.WithRules(rules)
+	if err != nil {
+		return err
+	}
+	flips, err := policy.DecisionDiff(current, proposed, roles, s.catalog)
+	if err != nil {
+		return err
+	}
+	if flips == nil {
+		flips = []policy.Flip{}
+	}
+	if dry, _ := strconv.ParseBool(c.Query("dryRun")); dry {
+		return writeJSON(c, http.StatusOK, gin.H{"dryRun": true, "changes": flips})
+	}
+	if err := s.enforcer.Replace(ctx(c), rules); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx(c), "policy replaced", "rules", len(rules), "flips", len(flips), "revision", s.enforcer.Revision())
+	return writeJSON(c, http.StatusOK, gin.H{"ok": true, "revision": s.enforcer.Revision(), "changes": flips})
+}
+
+// checkPolicy is POST /api/users-permissions/policy/check {role, method, path}:
+// the decision, the rule behind it, the role chain and the route's function.
+func (s *Server) checkPolicy(c *gin.Context) error {
+	b, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	var v validator
+	role := v.requiredStr(b, "role")
+	method := strings.ToUpper(v.requiredStr(b, "method"))
+	path := v.requiredStr(b, "path")
+	if path != "" && !strings.HasPrefix(path, "/") {
+		v.add("path", "path must start with /", path)
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+	ex, err := s.explain(role, method, path)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, ex)
+}
+
+// explain resolves the concrete path to its route and explains the decision.
+func (s *Server) explain(role, method, path string) (policy.Explanation, error) {
+	fn, ok := s.catalog.Lookup(method, path)
+	if !ok {
+		return policy.Explanation{}, ValidationError(fmt.Sprintf("No route matches %s %s", method, path), nil)
+	}
+	ex, err := s.enforcer.Explain(role, fn.Route, fn.Method)
+	if err != nil {
+		return ex, err
+	}
+	ex.Function = fn.Name
+	return ex, nil
+}
+
+// reloadPolicy is POST /api/users-permissions/policy/reload: edits made
+// straight in the database take effect.
+func (s *Server) reloadPolicy(c *gin.Context) error {
+	before := s.enforcer.Revision()
+	if err := s.enforcer.Reload(ctx(c)); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx(c), "policy reloaded", "revision", s.enforcer.Revision(), "previous", before)
+	return writeJSON(c, http.StatusOK, gin.H{"ok": true, "revision": s.enforcer.Revision()})
+}
+
+// asBodyError maps a body read error to 413 or 400.
+func asBodyError(err error) error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return errPayloadTooLarge
+	}
+	return &Error{Status: http.StatusBadRequest, Name: "BadRequestError", Message: "Could not read the request body", Err: err}
+}
