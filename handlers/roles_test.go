@@ -36,7 +36,7 @@ func TestRolesAPI(t *testing.T) {
 				}
 			}},
 		{name: "create with permissions and inheritance", method: "POST", url: "/api/users-permissions/roles", caller: "admin",
-			body: `{"name":"Auditor","type":"auditor","inherits":["authenticated"],"permissions":{"plugin::users-permissions":{"controllers":{"user":{"find":{"enabled":true},"count":{"enabled":true}}}}}}`,
+			body:       `{"name":"Auditor","type":"auditor","inherits":["authenticated"],"permissions":{"plugin::users-permissions":{"controllers":{"user":{"find":{"enabled":true},"count":{"enabled":true}}}}}}`,
 			wantStatus: 200,
 			check: func(t *testing.T, e *testEnv, _ *httptest.ResponseRecorder) {
 				for _, c := range []struct {
