@@ -41,12 +41,15 @@ var modelText string
 
 func main() {
 	if err := rootCommand().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "gatehouse:", err)
+		if !errors.Is(err, errExit) {
+			fmt.Fprintln(os.Stderr, "gatehouse:", err)
+		}
 		os.Exit(1)
 	}
 }
 
 func rootCommand() *cobra.Command {
+	gin.SetMode(gin.ReleaseMode)
 	root := &cobra.Command{
 		Use:           "gatehouse",
 		Short:         "Users, roles and permissions for HTTP APIs (Strapi-compatible, Casbin policies)",
@@ -54,7 +57,7 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	serve := serveCommand()
-	root.AddCommand(serve, adminCommand())
+	root.AddCommand(serve, adminCommand(), policyCommand(), roleCommand(), userCommand())
 	// `gatehouse` alone serves, so `go run .` starts the server.
 	root.RunE = serve.RunE
 	root.Flags().AddFlagSet(serve.Flags())
@@ -166,7 +169,6 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 			log.Info("created the admin user from ADMIN_EMAIL", "email", strings.ToLower(cfg.AdminEmail))
 		}
 	}
-	gin.SetMode(gin.ReleaseMode)
 	srv, err := handlers.New(handlers.Config{
 		Store: st, Enforcer: enforcer, Secret: secret, TokenTTL: cfg.JWTExpiresIn, BcryptCost: cfg.BcryptCost,
 		BodyLimit: cfg.BodyLimit, TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Logger: log,
@@ -204,7 +206,11 @@ func serve(ctx context.Context, cfg config.Config, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
 	}
-	log.Info("Gatehouse is listening", "url", cfg.PublicURL, "addr", ln.Addr().String(), "database", string(a.store.Dialect))
+	log.Info("Gatehouse is listening", "url", cfg.PublicURL, "addr", ln.Addr().String(), "database", string(a.store.Dialect),
+		"policyRevision", a.enforcer.Revision())
+	if cfg.PolicyReloadInterval > 0 {
+		go reloadPolicyPeriodically(ctx, a.enforcer, cfg.PolicyReloadInterval, log)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -219,6 +225,27 @@ func serve(ctx context.Context, cfg config.Config, out io.Writer) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// reloadPolicyPeriodically reloads the policy whenever its stored revision
+// moved (another instance, or SQL typed by hand), until ctx is done.
+func reloadPolicyPeriodically(ctx context.Context, enforcer *policy.Enforcer, every time.Duration, log *slog.Logger) {
+	ticker := time.NewTicker(every)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			before, after, err := enforcer.ReloadIfChanged(ctx)
+			switch {
+			case err != nil:
+				log.Warn("policy reload failed", "err", err)
+			case before != after:
+				log.Info("policy revision changed: reloaded", "from", before, "to", after)
+			}
+		}
+	}
 }
 
 // jwtSecret returns JWT_SECRET, or in development a secret generated once and

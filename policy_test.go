@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/policy"
@@ -203,5 +204,30 @@ func TestBootstrapOnlyOnEmptyDatabase(t *testing.T) {
 	var adv store.Advanced
 	if _, err := a.store.Settings().Get(ctx, store.KeyAdvanced, &adv); err != nil || adv != store.DefaultAdvanced() {
 		t.Errorf("advanced = %+v, %v; want Strapi's defaults", adv, err)
+	}
+}
+
+// TestPeriodicReloadPicksUpSQLEdits: with POLICY_RELOAD_INTERVAL, a row
+// inserted by hand takes effect without a restart.
+func TestPeriodicReloadPicksUpSQLEdits(t *testing.T) {
+	a := newTestApp(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go reloadPolicyPeriodically(ctx, a.enforcer, 5*time.Millisecond, slog.New(slog.DiscardHandler))
+	if err := a.store.DB.Exec(`INSERT INTO casbin_rule (ptype, v0, v1, v2, v3, v4, v5) VALUES ('p', 'public', '/api/users', 'GET', '', '', '')`).Error; err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(5 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		if ok, _ := a.enforcer.Allow("public", "/api/users", "GET"); ok {
+			return
+		}
+		select {
+		case <-deadline:
+			t.Fatal("the periodic reload never picked up the SQL edit")
+		case <-tick.C:
+		}
 	}
 }

@@ -65,30 +65,15 @@ func (s *Server) replacePolicy(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range rules {
-		for i, v := range r.Values {
-			if (i == 0 || r.Type == "g") && !contains(roles, v) {
-				return ValidationError(fmt.Sprintf("line %d: role %q does not exist", r.Line, v), gin.H{"line": r.Line, "text": r.String()})
-			}
-		}
-	}
-	if cycle := policy.FindCycle(rules); cycle != nil {
-		return ValidationError("Role inheritance cycle: "+strings.Join(cycle, " → "), gin.H{"cycle": cycle})
-	}
-	current, err := s.enforcer.Snapshot()
-	if err != nil {
+	flips, err := s.enforcer.Plan(rules, roles, s.catalog)
+	var cycle *policy.CycleError
+	switch {
+	case errors.As(err, &lineErr):
+		return ValidationError(fmt.Sprintf("line %d: %s", lineErr.Line, lineErr.Err), gin.H{"line": lineErr.Line, "text": lineErr.Text})
+	case errors.As(err, &cycle):
+		return ValidationError("Role inheritance cycle: "+strings.Join(cycle.Roles, " → "), gin.H{"cycle": cycle.Roles})
+	case err != nil:
 		return err
-	}
-	proposed, err := s.enforcer.WithRules(rules)
-	if err != nil {
-		return err
-	}
-	flips, err := policy.DecisionDiff(current, proposed, roles, s.catalog)
-	if err != nil {
-		return err
-	}
-	if flips == nil {
-		flips = []policy.Flip{}
 	}
 	if dry, _ := strconv.ParseBool(c.Query("dryRun")); dry {
 		return writeJSON(c, http.StatusOK, gin.H{"dryRun": true, "changes": flips})

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -146,36 +147,59 @@ func (s *Server) createRole(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	role := store.Role{Name: strings.TrimSpace(*rb.Name), PublishedAt: s.now().UTC()}
+	role := store.Role{Name: strings.TrimSpace(*rb.Name)}
 	if rb.Description != nil {
 		role.Description = *rb.Description
 	}
-	role.Type = roleTypeFromName(role.Name)
 	if rb.Type != nil {
 		role.Type = *rb.Type
 	}
-	if !roleTypePattern.MatchString(role.Type) {
-		return ValidationError("Cannot derive a role type from this name: give a type", nil)
-	}
-	if _, err := s.store.Roles().ByType(ctx(c), role.Type); err == nil {
-		return ApplicationError(fmt.Sprintf("A role of type %q already exists", role.Type))
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	add, remove, err := s.planRoleRules(c, role.Type, rb)
-	if err != nil {
-		return err
-	}
-	err = s.enforcer.Update(ctx(c), add, remove, func(tx *gorm.DB) error {
-		return s.store.Roles().WithTx(tx).Create(ctx(c), &role)
-	})
-	if errors.Is(err, store.ErrConflict) {
-		return ApplicationError(fmt.Sprintf("A role of type %q already exists", role.Type))
-	}
-	if err != nil {
+	if _, err := s.createRoleWithRules(ctx(c), role, rb); err != nil {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, gin.H{"ok": true})
+}
+
+// CreateRole creates a role with no rules; the type is derived from the
+// name (Strapi's snake case) when empty.
+func (s *Server) CreateRole(ctx context.Context, name, roleType, description string) (store.Role, error) {
+	if n := len([]rune(strings.TrimSpace(name))); n < 3 || n > 255 {
+		return store.Role{}, ValidationError("name must be at least 3 characters and at most 255", nil)
+	}
+	if roleType != "" && !roleTypePattern.MatchString(roleType) {
+		return store.Role{}, ValidationError("type must be 1–64 lower-case letters, digits, - or _", nil)
+	}
+	role := store.Role{Name: strings.TrimSpace(name), Type: roleType, Description: description}
+	return s.createRoleWithRules(ctx, role, roleBody{})
+}
+
+// createRoleWithRules stores the role and the rules its body asks for in one
+// transaction.
+func (s *Server) createRoleWithRules(ctx context.Context, role store.Role, rb roleBody) (store.Role, error) {
+	role.PublishedAt = s.now().UTC()
+	if role.Type == "" {
+		role.Type = roleTypeFromName(role.Name)
+	}
+	if !roleTypePattern.MatchString(role.Type) {
+		return role, ValidationError("Cannot derive a role type from this name: give a type", nil)
+	}
+	taken := ApplicationError(fmt.Sprintf("A role of type %q already exists", role.Type))
+	if _, err := s.store.Roles().ByType(ctx, role.Type); err == nil {
+		return role, taken
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return role, err
+	}
+	add, remove, err := s.planRoleRules(ctx, role.Type, rb)
+	if err != nil {
+		return role, err
+	}
+	err = s.enforcer.Update(ctx, add, remove, func(tx *gorm.DB) error {
+		return s.store.Roles().WithTx(tx).Create(ctx, &role)
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return role, taken
+	}
+	return role, err
 }
 
 // updateRole is PUT /api/users-permissions/roles/:id: name and description,
@@ -196,7 +220,7 @@ func (s *Server) updateRole(c *gin.Context) error {
 	if rb.Description != nil {
 		columns["description"] = *rb.Description
 	}
-	add, remove, err := s.planRoleRules(c, role.Type, rb)
+	add, remove, err := s.planRoleRules(ctx(c), role.Type, rb)
 	if err != nil {
 		return err
 	}
@@ -209,38 +233,44 @@ func (s *Server) updateRole(c *gin.Context) error {
 	return writeJSON(c, http.StatusOK, gin.H{"ok": true})
 }
 
-// deleteRole is DELETE /api/users-permissions/roles/:id: its users move to
-// the default role, its rules go, in one transaction.
+// deleteRole is DELETE /api/users-permissions/roles/:id.
 func (s *Server) deleteRole(c *gin.Context) error {
 	role, err := s.roleByParam(c)
 	if err != nil {
 		return err
 	}
+	if err := s.DeleteRole(ctx(c), role); err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, gin.H{"ok": true})
+}
+
+// DeleteRole deletes a role: its users move to the default role and its
+// rules go, in one transaction. The public and the default role cannot be
+// deleted.
+func (s *Server) DeleteRole(ctx context.Context, role store.Role) error {
 	if role.Type == PublicRole {
 		return ApplicationError("Cannot delete public role")
 	}
-	adv, err := s.store.Settings().Advanced(ctx(c))
+	adv, err := s.store.Settings().Advanced(ctx)
 	if err != nil {
 		return err
 	}
 	if role.Type == adv.DefaultRole {
 		return ApplicationError("Cannot delete the default role: choose another default role first")
 	}
-	fallback, err := s.store.Roles().ByType(ctx(c), adv.DefaultRole)
+	fallback, err := s.store.Roles().ByType(ctx, adv.DefaultRole)
 	if errors.Is(err, store.ErrNotFound) {
 		return ApplicationError("Impossible to find the default role")
 	}
 	if err != nil {
 		return err
 	}
-	err = s.enforcer.RemoveRole(ctx(c), role.Type, func(tx *gorm.DB) error {
-		return s.store.Roles().WithTx(tx).DeleteMovingUsers(ctx(c), role.ID, fallback.ID)
+	err = s.enforcer.RemoveRole(ctx, role.Type, func(tx *gorm.DB) error {
+		return s.store.Roles().WithTx(tx).DeleteMovingUsers(ctx, role.ID, fallback.ID)
 	})
 	s.store.InvalidateCache()
-	if err != nil {
-		return err
-	}
-	return writeJSON(c, http.StatusOK, gin.H{"ok": true})
+	return err
 }
 
 // roleByParam loads the role named by :id (numeric).
@@ -261,7 +291,7 @@ func (s *Server) roleByParam(c *gin.Context) (store.Role, error) {
 // an exact row; actions not enabled lose theirs). An action that would stay
 // enabled through a wildcard row or an inherited role is refused, naming the
 // rule, rather than silently kept.
-func (s *Server) planRoleRules(c *gin.Context, roleType string, rb roleBody) (add, remove []policy.Rule, err error) {
+func (s *Server) planRoleRules(ctx context.Context, roleType string, rb roleBody) (add, remove []policy.Rule, err error) {
 	current, err := s.enforcer.Rules()
 	if err != nil {
 		return nil, nil, err
@@ -273,7 +303,7 @@ func (s *Server) planRoleRules(c *gin.Context, roleType string, rb roleBody) (ad
 		}
 	}
 	if rb.Inherits != nil {
-		types, err := s.store.Roles().Types(ctx(c))
+		types, err := s.store.Roles().Types(ctx)
 		if err != nil {
 			return nil, nil, err
 		}

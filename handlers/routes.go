@@ -105,3 +105,15 @@ func (s *Server) health(c *gin.Context) {
 	c.Header("X-Policy-Revision", strconv.FormatInt(s.enforcer.Revision(), 10))
 	c.Status(http.StatusNoContent)
 }
+
+// DefaultCatalog returns the functions of Gatehouse's own routes without
+// building a server (for offline policy tools).
+func DefaultCatalog() policy.Catalog {
+	var s Server
+	routes := s.routes()
+	catalog := make(policy.Catalog, len(routes))
+	for i, r := range routes {
+		catalog[i] = r.fn
+	}
+	return catalog
+}

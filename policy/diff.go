@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 )
 
 // Flip is one decision that a policy change turns around.
@@ -84,4 +86,44 @@ func (e *Enforcer) Snapshot() (*Enforcer, error) {
 // WithRules returns an in-memory enforcer over the same model holding rules.
 func (e *Enforcer) WithRules(rules []Rule) (*Enforcer, error) {
 	return NewFromRules(e.model, rules)
+}
+
+// Plan checks a proposed policy against the known roles (every role a rule
+// names must exist; no inheritance cycle) and returns the decisions it would
+// flip over the catalogue compared with the enforcer's current policy.
+func (e *Enforcer) Plan(rules []Rule, roles []string, catalog Catalog) ([]Flip, error) {
+	known := map[string]bool{}
+	for _, r := range roles {
+		known[r] = true
+	}
+	for _, r := range rules {
+		for i, v := range r.Values {
+			if (i == 0 || r.Type == "g") && !known[v] {
+				return nil, &LineError{Line: r.Line, Text: r.String(), Err: fmt.Sprintf("role %q does not exist", v)}
+			}
+		}
+	}
+	if cycle := FindCycle(rules); cycle != nil {
+		return nil, &CycleError{Roles: cycle}
+	}
+	current, err := e.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	proposed, err := e.WithRules(rules)
+	if err != nil {
+		return nil, err
+	}
+	flips, err := DecisionDiff(current, proposed, roles, catalog)
+	if flips == nil {
+		flips = []Flip{}
+	}
+	return flips, err
+}
+
+// CycleError is a role inheritance cycle.
+type CycleError struct{ Roles []string }
+
+func (e *CycleError) Error() string {
+	return "role inheritance cycle: " + strings.Join(e.Roles, " → ")
 }

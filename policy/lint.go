@@ -60,7 +60,9 @@ func Lint(rules []Rule, catalog Catalog, roles []string) ([]Finding, error) {
 		if !reachable {
 			add("unreachable-route", "no role may call %s %s (%s)", fn.Method, fn.Route, fn.Name)
 		}
-		if fn.Method != http.MethodGet && fn.Method != http.MethodHead {
+		// The auth controller's routes (login, register, password reset…)
+		// are public writes by design.
+		if fn.Method != http.MethodGet && fn.Method != http.MethodHead && !strings.HasSuffix(fn.Type()+"."+fn.Controller(), "users-permissions.auth") {
 			if ok, _ := e.Allow("public", fn.Route, fn.Method); ok {
 				add("public-write", "public may call %s %s (%s)", fn.Method, fn.Route, fn.Name)
 			}
