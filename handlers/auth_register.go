@@ -31,12 +31,7 @@ func (s *Server) register(c *gin.Context) error {
 		return ValidationError("Invalid parameters: "+strings.Join(unknown, ", "), nil)
 	}
 	var v validator
-	email := v.requiredEmail(b, "email")
-	username := v.requiredStr(b, "username")
-	password := v.requiredStr(b, "password")
-	if !v.failed("password") {
-		v.checkPasswordLength("password", password)
-	}
+	email, username, password := v.credentials(b)
 	if err := v.err(); err != nil {
 		return err
 	}

@@ -192,6 +192,18 @@ func (v *validator) checkPasswordLength(field, password string) {
 	}
 }
 
+// credentials reads the required email, username and password of a new
+// user, the password at most 72 bytes.
+func (v *validator) credentials(b body) (email, username, password string) {
+	email = v.requiredEmail(b, "email")
+	username = v.requiredStr(b, "username")
+	password = v.requiredStr(b, "password")
+	if !v.failed("password") {
+		v.checkPasswordLength("password", password)
+	}
+	return email, username, password
+}
+
 // writeJSON writes a 200 JSON answer.
 func writeJSON(c *gin.Context, status int, v any) error {
 	c.JSON(status, v)

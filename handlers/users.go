@@ -61,17 +61,8 @@ func (s *Server) findUser(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	id, ok := parseID(c.Param("id"))
-	if !ok {
-		c.Status(http.StatusNoContent)
-		return nil
-	}
-	user, err := s.store.Users().ByID(ctx(c), id)
-	if errors.Is(err, store.ErrNotFound) {
-		c.Status(http.StatusNoContent)
-		return nil
-	}
-	if err != nil {
+	user, found, err := s.userByParam(c)
+	if !found || err != nil {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, project(newUserView(user, q.PopulateRole), q.Fields))
@@ -84,12 +75,7 @@ func (s *Server) createUser(c *gin.Context) error {
 		return err
 	}
 	var v validator
-	email := v.requiredEmail(b, "email")
-	username := v.requiredStr(b, "username")
-	password := v.requiredStr(b, "password")
-	if !v.failed("password") {
-		v.checkPasswordLength("password", password)
-	}
+	email, username, password := v.credentials(b)
 	confirmed, _ := v.boolean(b, "confirmed")
 	blocked, _ := v.boolean(b, "blocked")
 	if err := v.err(); err != nil {
@@ -159,7 +145,7 @@ func (s *Server) updateUser(c *gin.Context) error {
 		}
 		columns["username"] = username
 	}
-	if raw, present := b["password"]; present {
+	if _, present := b["password"]; present {
 		password, _ := v.str(b, "password")
 		switch {
 		case v.failed("password"):
@@ -171,7 +157,6 @@ func (s *Server) updateUser(c *gin.Context) error {
 				columns["password"] = password
 			}
 		}
-		_ = raw
 	}
 	for _, field := range []string{"confirmed", "blocked"} {
 		if value, present := v.boolean(b, field); present {
@@ -230,23 +215,28 @@ func (s *Server) updateUser(c *gin.Context) error {
 
 // deleteUser is DELETE /api/users/:id: 200 with the deleted user; 204 when unknown.
 func (s *Server) deleteUser(c *gin.Context) error {
-	id, ok := parseID(c.Param("id"))
-	if !ok {
-		c.Status(http.StatusNoContent)
-		return nil
-	}
-	user, err := s.store.Users().ByID(ctx(c), id)
-	if errors.Is(err, store.ErrNotFound) {
-		c.Status(http.StatusNoContent)
-		return nil
-	}
-	if err != nil {
+	user, found, err := s.userByParam(c)
+	if !found || err != nil {
 		return err
 	}
-	if err := s.store.Users().Delete(ctx(c), id); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := s.store.Users().Delete(ctx(c), user.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, newUserView(user, false))
+}
+
+// userByParam loads the user named by :id. An unknown or non-numeric id
+// answers 204 with no body (Strapi's quirk) and reports found = false.
+func (s *Server) userByParam(c *gin.Context) (user store.User, found bool, err error) {
+	id, ok := parseID(c.Param("id"))
+	if ok {
+		user, err = s.store.Users().ByID(ctx(c), id)
+	}
+	if !ok || errors.Is(err, store.ErrNotFound) {
+		c.Status(http.StatusNoContent)
+		return user, false, nil
+	}
+	return user, err == nil, err
 }
 
 // roleFromBody resolves body.role: a numeric id, a documentId, or
