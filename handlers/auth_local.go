@@ -9,10 +9,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// dummyHash is compared against when no user matches, so an unknown
-// identifier costs the same time as a wrong password (no enumeration by timing).
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("gatehouse-no-such-user"), bcrypt.DefaultCost)
-
 // errBadLogin is the one answer for an unknown user and a wrong password.
 var errBadLogin = ValidationError("Invalid identifier or password", nil)
 
@@ -34,7 +30,9 @@ func (s *Server) login(c *gin.Context) error {
 	}
 	user, err := s.store.Users().LocalByIdentifier(ctx(c), identifier)
 	if errors.Is(err, store.ErrNotFound) {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		// Compare anyway, so an unknown identifier costs the time of a wrong
+		// password (no enumeration by timing).
+		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(password))
 		return errBadLogin
 	}
 	if err != nil {

@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/policy"
+	"github.com/gatehouse/gatehouse/providers"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
 	"github.com/ulule/limiter/v3"
 	"github.com/ulule/limiter/v3/drivers/store/memory"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // RateLimit configures the auth routes' limiter (Strapi's ratelimit option).
@@ -52,6 +54,20 @@ type Config struct {
 	// -- email settings --
 	// -- end of email settings --
 	// -- OAuth settings --
+	// Providers are the OAuth providers offered (nil: providers.Defaults()).
+	Providers *providers.Registry
+	// OAuthRedirectMode is how the connect flow hands the provider's tokens
+	// to the front end: "query" (the default; access_token in the front-end
+	// callback URL, Strapi <= 5.52) or "session" (kept in a sealed cookie
+	// that /api/auth/:provider/callback reads, Strapi 5.53).
+	OAuthRedirectMode string
+	// HTTPClient makes the requests to the providers (nil: a client with
+	// providers.DefaultTimeout).
+	HTTPClient *http.Client
+	// PublicURLDefaulted says PUBLIC_URL was not configured, so the redirect
+	// URIs given to providers are a guess: an enabled provider is then
+	// reported at start-up and when one is enabled.
+	PublicURLDefaulted bool
 	// -- end of OAuth settings --
 	// ExplainDenials adds X-Gatehouse-Denied-By to 403 answers.
 	ExplainDenials bool
@@ -67,6 +83,9 @@ type Server struct {
 	limiter  *limiter.Limiter
 	engine   *gin.Engine
 	catalog  policy.Catalog
+	// dummyHash is a hash at the configured cost, compared against when a
+	// login names no user.
+	dummyHash []byte
 }
 
 // New builds the server and its router.
@@ -103,6 +122,11 @@ func New(cfg Config) (*Server, error) {
 		tokens:   Tokens{Secret: cfg.Secret, TTL: cfg.TokenTTL, Now: cfg.Now},
 		log:      cfg.Logger,
 	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("gatehouse: no such user"), cfg.BcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("handlers: bcrypt cost %d: %w", cfg.BcryptCost, err)
+	}
+	s.dummyHash = dummy
 	if cfg.RateLimit.Enabled {
 		if cfg.RateLimit.Max <= 0 || cfg.RateLimit.Interval <= 0 {
 			return nil, errors.New("handlers: rate limit needs a positive max and interval")
