@@ -176,6 +176,10 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		// -- email wiring --
 		// -- end of email wiring --
 		// -- OAuth wiring --
+		// Providers: nil, Strapi's built-ins (an embedding app passes its
+		// own registry). config.Parse defaults PUBLIC_URL to this address.
+		OAuthRedirectMode:  cfg.OAuthRedirectMode,
+		PublicURLDefaulted: cfg.PublicURL == fmt.Sprintf("http://localhost:%d", cfg.Port),
 		// -- end of OAuth wiring --
 		ExplainDenials: cfg.PolicyExplainDenials,
 	})

@@ -54,6 +54,21 @@ var defaultMatrix = []struct {
 	// -- email routes --
 	// -- end of email routes --
 	// -- OAuth routes --
+	{"public", "GET", "/api/connect/:provider", true},
+	{"authenticated", "GET", "/api/connect/:provider", false},
+	{"admin", "GET", "/api/connect/:provider", false},
+	{"public", "GET", "/api/connect/:provider/callback", true},
+	{"authenticated", "GET", "/api/connect/:provider/callback", false},
+	{"admin", "GET", "/api/connect/:provider/callback", false},
+	{"public", "GET", "/api/auth/:provider/callback", true},
+	{"authenticated", "GET", "/api/auth/:provider/callback", false},
+	{"admin", "GET", "/api/auth/:provider/callback", false},
+	{"public", "GET", "/api/users-permissions/providers", false},
+	{"authenticated", "GET", "/api/users-permissions/providers", false},
+	{"admin", "GET", "/api/users-permissions/providers", true},
+	{"public", "PUT", "/api/users-permissions/providers", false},
+	{"authenticated", "PUT", "/api/users-permissions/providers", false},
+	{"admin", "PUT", "/api/users-permissions/providers", true},
 	// -- end of OAuth routes --
 	// -- roles, permissions and policy routes --
 	{"public", "GET", "/api/users-permissions/roles", false},

@@ -29,6 +29,13 @@ func (s *Server) routes() []route {
 		// -- email routes (password reset, change, confirmation, templates, advanced settings) --
 		// -- end of email routes --
 		// -- OAuth routes (connect, provider callback, provider settings) --
+		// The connect legs are rate limited (a login loop gets 429 before
+		// the provider); the OAuth finish is not, as in Strapi.
+		{fn("auth.connect", http.MethodGet, "/api/connect/:provider"), true, s.newConnect()},
+		{fn("auth.connect", http.MethodGet, "/api/connect/:provider/callback"), true, s.newConnectCallback()},
+		{fn("auth.callback", http.MethodGet, "/api/auth/:provider/callback"), false, s.newProviderCallback()},
+		{fn("settings.getProviders", http.MethodGet, "/api/users-permissions/providers"), false, s.getProviders},
+		{fn("settings.updateProviders", http.MethodPut, "/api/users-permissions/providers"), false, s.updateProviders},
 		// -- end of OAuth routes --
 
 		{fn("user.count", http.MethodGet, "/api/users/count"), false, s.countUsers},

@@ -6,6 +6,10 @@ import "golang.org/x/oauth2"
 // toggle. It has Settings, enabled by default, but no Provider.
 const Email = "email"
 
+// Local is the provider of users who sign in with a password. It is not a
+// Provider and no Provider may take its name.
+const Local = "local"
+
 func emailSettings() Settings {
 	return Settings{Enabled: true, Icon: "envelope"}
 }

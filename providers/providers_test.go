@@ -80,6 +80,7 @@ func TestRegistry(t *testing.T) {
 	for _, p := range []providers.Provider{
 		{Name: "", Profile: providers.Defaults()[0].Profile},
 		{Name: "email", Profile: providers.Defaults()[0].Profile},
+		{Name: "local", Profile: providers.Defaults()[0].Profile},
 		{Name: "Bad/Name", Profile: providers.Defaults()[0].Profile},
 		{Name: "noprofile"},
 	} {

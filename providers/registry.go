@@ -30,11 +30,12 @@ func NewRegistry(ps ...Provider) *Registry {
 }
 
 // Add registers p, replacing a provider of the same name. The name must be a
-// lower-case URL path segment ([a-z0-9_-]) other than "email", which is the
-// local-login toggle.
+// lower-case URL path segment ([a-z0-9_-]) other than "email", the
+// local-login toggle, and "local", the provider of password users (an OAuth
+// provider of that name would sign in as them).
 func (r *Registry) Add(p Provider) error {
 	if !validName(p.Name) {
-		return fmt.Errorf("providers: add %q: name must match [a-z0-9_-]+ and not be %q", p.Name, Email)
+		return fmt.Errorf("providers: add %q: name must match [a-z0-9_-]+ and not be %q or %q", p.Name, Email, Local)
 	}
 	if p.Profile == nil && !p.isOIDC() {
 		return fmt.Errorf("providers: add %q: no profile function", p.Name)
@@ -83,7 +84,7 @@ func (r *Registry) DefaultSettings(baseURL string) map[string]Settings {
 }
 
 func validName(n string) bool {
-	if n == "" || n == Email || len(n) > 64 {
+	if n == "" || n == Email || n == Local || len(n) > 64 {
 		return false
 	}
 	for _, c := range n {
