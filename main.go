@@ -26,6 +26,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/handlers"
+	"github.com/gatehouse/gatehouse/mail"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
@@ -169,11 +170,17 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 			log.Info("created the admin user from ADMIN_EMAIL", "email", strings.ToLower(cfg.AdminEmail))
 		}
 	}
+	// -- email wiring: the mail sender (newMailer) --
+	mailer, err := newMailer(ctx, cfg, st, log)
+	if err != nil {
+		return fail(err)
+	}
 	srv, err := handlers.New(handlers.Config{
 		Store: st, Enforcer: enforcer, Secret: secret, TokenTTL: cfg.JWTExpiresIn, BcryptCost: cfg.BcryptCost,
 		BodyLimit: cfg.BodyLimit, TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Logger: log,
 		RateLimit: handlers.RateLimit{Enabled: cfg.RateLimitEnabled, Max: cfg.RateLimitMax, Interval: cfg.RateLimitInterval},
 		// -- email wiring --
+		Mailer: mailer, ResetTokenTTL: cfg.ResetTokenTTL, ConfirmationTokenTTL: cfg.ConfirmationTokenTTL,
 		// -- end of email wiring --
 		// -- OAuth wiring --
 		// Providers: nil, Strapi's built-ins (an embedding app passes its
@@ -187,6 +194,51 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		return fail(err)
 	}
 	return &app{store: st, enforcer: enforcer, server: srv}, nil
+}
+
+// newMailer picks the sender of the reset and confirmation emails: SMTP when
+// SMTP_HOST is set. Without it, development logs each message (links
+// included) with a warning; production logs nothing of the kind, refuses to
+// start while email confirmation is on (registration could never complete),
+// and otherwise answers forgot-password with an error.
+func newMailer(ctx context.Context, cfg config.Config, st *store.Store, log *slog.Logger) (handlers.Mailer, error) {
+	if cfg.SMTPHost != "" {
+		sender, err := mail.NewSMTP(mail.SMTPConfig{
+			Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
+			Security: cfg.SMTPSecurity, From: cfg.EmailFrom, ReplyTo: cfg.EmailReplyTo,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("SMTP_*/EMAIL_*: %w", err)
+		}
+		if cfg.EmailFrom == "" {
+			log.Warn("mail: EMAIL_FROM is not set: emails whose template has no sender of its own (Strapi's default templates) cannot be sent")
+		}
+		log.Info("mail: sending through SMTP", "smtp", mail.SMTPConfig{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Security: cfg.SMTPSecurity})
+		return sender, nil
+	}
+	if !cfg.Production {
+		log.Warn("mail: SMTP_HOST is not set: emails are logged, not sent (development only)")
+		return mail.NewOutbox(log), nil
+	}
+	adv, err := st.Settings().Advanced(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if adv.EmailConfirmation {
+		return nil, errors.New("email confirmation is on (advanced setting email_confirmation) but SMTP_HOST is not set: " +
+			"in production Gatehouse refuses to start, as no new account could be confirmed; set SMTP_HOST " +
+			"(with SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD, SMTP_SECURITY, EMAIL_FROM) or turn email_confirmation off")
+	}
+	log.Warn("mail: SMTP_HOST is not set: password-reset emails cannot be sent (forgot-password answers 503)")
+	return noMailer{}, nil
+}
+
+// noMailer is production without SMTP: every send fails, and nothing that
+// holds a code is ever logged.
+type noMailer struct{}
+
+func (noMailer) Send(context.Context, mail.Message) error {
+	return errors.New("mail: not configured: SMTP_HOST is not set")
 }
 
 // serve runs the HTTP server until ctx is done, then drains in-flight requests.
@@ -293,6 +345,10 @@ func jwtSecret(ctx context.Context, cfg config.Config, st *store.Store, log *slo
 // bootstrap fills an empty database: the default roles and, with them, the
 // default policy; Strapi's default settings.
 func bootstrap(ctx context.Context, st *store.Store, enforcer *policy.Enforcer, log *slog.Logger) error {
+	// -- email bootstrap: Strapi's default email templates, once --
+	if err := st.Settings().PutIfAbsent(ctx, store.KeyEmail, mail.DefaultTemplates()); err != nil {
+		return fmt.Errorf("bootstrap: email templates: %w", err)
+	}
 	created, err := st.Bootstrap(ctx)
 	if err != nil || !created {
 		return err

@@ -52,6 +52,33 @@ var defaultMatrix = []struct {
 	{"authenticated", "DELETE", "/api/users/:id", false},
 	{"admin", "DELETE", "/api/users/:id", true},
 	// -- email routes --
+	{"public", "POST", "/api/auth/forgot-password", true},
+	{"authenticated", "POST", "/api/auth/forgot-password", false},
+	{"admin", "POST", "/api/auth/forgot-password", false},
+	{"public", "POST", "/api/auth/reset-password", true},
+	{"authenticated", "POST", "/api/auth/reset-password", false},
+	{"admin", "POST", "/api/auth/reset-password", false},
+	{"public", "POST", "/api/auth/change-password", false},
+	{"authenticated", "POST", "/api/auth/change-password", true},
+	{"admin", "POST", "/api/auth/change-password", true},
+	{"public", "GET", "/api/auth/email-confirmation", true},
+	{"authenticated", "GET", "/api/auth/email-confirmation", false},
+	{"admin", "GET", "/api/auth/email-confirmation", false},
+	{"public", "POST", "/api/auth/send-email-confirmation", true},
+	{"authenticated", "POST", "/api/auth/send-email-confirmation", false},
+	{"admin", "POST", "/api/auth/send-email-confirmation", false},
+	{"public", "GET", "/api/users-permissions/email-templates", false},
+	{"authenticated", "GET", "/api/users-permissions/email-templates", false},
+	{"admin", "GET", "/api/users-permissions/email-templates", true},
+	{"public", "PUT", "/api/users-permissions/email-templates", false},
+	{"authenticated", "PUT", "/api/users-permissions/email-templates", false},
+	{"admin", "PUT", "/api/users-permissions/email-templates", true},
+	{"public", "GET", "/api/users-permissions/advanced", false},
+	{"authenticated", "GET", "/api/users-permissions/advanced", false},
+	{"admin", "GET", "/api/users-permissions/advanced", true},
+	{"public", "PUT", "/api/users-permissions/advanced", false},
+	{"authenticated", "PUT", "/api/users-permissions/advanced", false},
+	{"admin", "PUT", "/api/users-permissions/advanced", true},
 	// -- end of email routes --
 	// -- OAuth routes --
 	{"public", "GET", "/api/connect/:provider", true},
@@ -184,7 +211,9 @@ func TestDefaultPolicyMatrix(t *testing.T) {
 		if allowed != row.allowed {
 			t.Errorf("Allow(%s, %s, %s) = %v, want %v", row.role, row.route, row.method, allowed, row.allowed)
 		}
-		path := strings.NewReplacer(":id", "1", ":provider", "github").Replace(row.route)
+		// :id names no row, so the admin's DELETE rows remove nothing the
+		// later rows' callers need (user 1 is the authenticated caller).
+		path := strings.NewReplacer(":id", "999", ":provider", "github").Replace(row.route)
 		req := httptest.NewRequest(row.method, path, strings.NewReader("{}"))
 		req.Header.Set("Content-Type", "application/json")
 		if tok := tokens[row.role]; tok != "" {

@@ -27,6 +27,15 @@ func (s *Server) routes() []route {
 		{fn("auth.callback", http.MethodPost, "/api/auth/local"), true, s.login},
 		{fn("auth.register", http.MethodPost, "/api/auth/local/register"), true, s.register},
 		// -- email routes (password reset, change, confirmation, templates, advanced settings) --
+		{fn("auth.forgotPassword", http.MethodPost, "/api/auth/forgot-password"), true, s.forgotPassword},
+		{fn("auth.resetPassword", http.MethodPost, "/api/auth/reset-password"), true, s.resetPassword},
+		{fn("auth.changePassword", http.MethodPost, "/api/auth/change-password"), true, s.changePassword},
+		{fn("auth.emailConfirmation", http.MethodGet, "/api/auth/email-confirmation"), false, s.emailConfirmation},
+		{fn("auth.sendEmailConfirmation", http.MethodPost, "/api/auth/send-email-confirmation"), true, s.sendEmailConfirmation},
+		{fn("settings.getEmailTemplate", http.MethodGet, "/api/users-permissions/email-templates"), false, s.getEmailTemplate},
+		{fn("settings.updateEmailTemplate", http.MethodPut, "/api/users-permissions/email-templates"), false, s.updateEmailTemplate},
+		{fn("settings.getAdvancedSettings", http.MethodGet, "/api/users-permissions/advanced"), false, s.getAdvancedSettings},
+		{fn("settings.updateAdvancedSettings", http.MethodPut, "/api/users-permissions/advanced"), false, s.updateAdvancedSettings},
 		// -- end of email routes --
 		// -- OAuth routes (connect, provider callback, provider settings) --
 		// The connect legs are rate limited (a login loop gets 429 before

@@ -52,6 +52,22 @@ type Config struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// -- email settings --
+	// Mailer sends the password-reset and email-confirmation emails. Nil
+	// means mail is not configured: each message (with its link) is logged
+	// instead, as mail.Outbox does, which is for development only.
+	Mailer Mailer
+	// ResetTokenTTL is how long a password-reset code is valid (1h when zero).
+	ResetTokenTTL time.Duration
+	// ConfirmationTokenTTL is how long an email-confirmation link is valid
+	// (24h when zero).
+	ConfirmationTokenTTL time.Duration
+	// ResendInterval is the least time between two reset, or two
+	// confirmation, emails to one address (60s when zero).
+	ResendInterval time.Duration
+	// MailTimeout bounds one send, over the mailer's own timeout (15s when zero).
+	MailTimeout time.Duration
+	// AdminURL is ADMIN_URL in email templates (PublicURL when empty).
+	AdminURL string
 	// -- end of email settings --
 	// -- OAuth settings --
 	// Providers are the OAuth providers offered (nil: providers.Defaults()).
