@@ -43,7 +43,7 @@ var Vars = []Var{
 	{Env: "POLICY_RELOAD_INTERVAL", Flag: "policy-reload-interval", Default: "10s", Usage: "how often to reload the policy when its stored revision changed (0 = off)"},
 	{Env: "POLICY_EXPLAIN_DENIALS", Flag: "policy-explain-denials", Default: "false", Usage: "add X-Gatehouse-Denied-By to 403 answers (role, route, method)"},
 	{Env: "SMTP_HOST", Flag: "smtp-host", Default: "", Usage: "SMTP server; unset: mail is logged, not sent (development only)"},
-	{Env: "SMTP_PORT", Flag: "smtp-port", Default: "587", Usage: "SMTP port"},
+	{Env: "SMTP_PORT", Flag: "smtp-port", Default: "", Usage: "SMTP port (default: 587 for starttls, 465 for tls, 25 for none)"},
 	{Env: "SMTP_USERNAME", Flag: "smtp-username", Default: "", Usage: "SMTP user"},
 	{Env: "SMTP_PASSWORD", Flag: "smtp-password", Default: "", Usage: "SMTP password", Secret: true},
 	{Env: "SMTP_SECURITY", Flag: "smtp-security", Default: "starttls", Usage: "none, starttls or tls"},
@@ -168,8 +168,10 @@ func Parse(values map[string]string) (Config, error) {
 		return c, bad("POLICY_EXPLAIN_DENIALS", "want true or false")
 	}
 	c.SMTPHost, c.SMTPUsername, c.SMTPPassword = get("SMTP_HOST"), get("SMTP_USERNAME"), get("SMTP_PASSWORD")
-	if c.SMTPPort, err = strconv.Atoi(get("SMTP_PORT")); err != nil || c.SMTPPort < 1 || c.SMTPPort > 65535 {
-		return c, bad("SMTP_PORT", "want a port number")
+	if p := get("SMTP_PORT"); p != "" {
+		if c.SMTPPort, err = strconv.Atoi(p); err != nil || c.SMTPPort < 1 || c.SMTPPort > 65535 {
+			return c, bad("SMTP_PORT", "want a port number")
+		}
 	}
 	switch c.SMTPSecurity = get("SMTP_SECURITY"); c.SMTPSecurity {
 	case "none", "starttls", "tls":

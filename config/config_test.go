@@ -27,7 +27,7 @@ func TestParseErrorsNameTheVariable(t *testing.T) {
 		{"TRUSTED_PROXIES", "10.0.0.1,nope"}, {"BCRYPT_COST", "3"}, {"BODY_LIMIT", "12"},
 		{"LOG_LEVEL", "loud"}, {"LOG_FORMAT", "xml"}, {"PUBLIC_URL", "localhost:1337"},
 		{"SMTP_SECURITY", "ssl"}, {"OAUTH_REDIRECT_MODE", "cookie"}, {"POLICY_RELOAD_INTERVAL", "-1s"},
-		{"RESET_TOKEN_TTL", "5s"}, {"REDIS_URL", "http://x"},
+		{"RESET_TOKEN_TTL", "5s"}, {"REDIS_URL", "http://x"}, {"SMTP_PORT", "smtp"},
 	} {
 		_, err := Parse(map[string]string{tt.env: tt.value})
 		if err == nil || !strings.Contains(err.Error(), tt.env) {
