@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatehouse/gatehouse/cluster"
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/handlers"
 	"github.com/gatehouse/gatehouse/mail"
@@ -119,6 +120,8 @@ type app struct {
 	store    *store.Store
 	enforcer *policy.Enforcer
 	server   *handlers.Server
+	// cluster links the instances through REDIS_URL (nil without it).
+	cluster *cluster.Cluster
 }
 
 // open connects, migrates and bootstraps the database and builds the enforcer.
@@ -175,10 +178,20 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 	if err != nil {
 		return fail(err)
 	}
+	// -- Redis wiring: shared rate limits, policy change notices --
+	limits := handlers.RateLimit{Enabled: cfg.RateLimitEnabled, Max: cfg.RateLimitMax, Interval: cfg.RateLimitInterval}
+	var peers *cluster.Cluster
+	if cfg.RedisURL != "" {
+		if peers, err = cluster.Connect(ctx, cfg.RedisURL, cluster.Options{Logger: log}); err != nil {
+			return fail(fmt.Errorf("REDIS_URL: %w (Gatehouse does not start without the Redis it was given; unset REDIS_URL to run a single instance)", err))
+		}
+		limits.Store = peers.Limits
+	}
+	// -- end of Redis wiring --
 	srv, err := handlers.New(handlers.Config{
 		Store: st, Enforcer: enforcer, Secret: secret, TokenTTL: cfg.JWTExpiresIn, BcryptCost: cfg.BcryptCost,
 		BodyLimit: cfg.BodyLimit, TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Logger: log,
-		RateLimit: handlers.RateLimit{Enabled: cfg.RateLimitEnabled, Max: cfg.RateLimitMax, Interval: cfg.RateLimitInterval},
+		RateLimit: limits,
 		// -- email wiring --
 		Mailer: mailer, ResetTokenTTL: cfg.ResetTokenTTL, ConfirmationTokenTTL: cfg.ConfirmationTokenTTL,
 		// -- end of email wiring --
@@ -191,9 +204,33 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		ExplainDenials: cfg.PolicyExplainDenials,
 	})
 	if err != nil {
+		if peers != nil {
+			peers.Close()
+		}
 		return fail(err)
 	}
-	return &app{store: st, enforcer: enforcer, server: srv}, nil
+	a := &app{store: st, enforcer: enforcer, server: srv, cluster: peers}
+	if peers != nil {
+		if err := a.follow(ctx, log); err != nil {
+			peers.Close()
+			return fail(fmt.Errorf("REDIS_URL: %w", err))
+		}
+	}
+	return a, nil
+}
+
+// follow announces this instance's policy changes on Redis and reloads on
+// the other instances' (until ctx is done or the cluster is closed). Each
+// reload also drops the user cache, since role changes come with policy
+// changes; other user writes reach the other instances within the cache's
+// 2s lifetime.
+func (a *app) follow(ctx context.Context, log *slog.Logger) error {
+	a.enforcer.OnChange(a.cluster.PolicyChanged)
+	if _, err := a.cluster.Follow(ctx, a.enforcer, func(int64, int64) { a.store.InvalidateCache() }); err != nil {
+		return err
+	}
+	log.Info("sharing rate limits and policy changes with the other instances through Redis")
+	return nil
 }
 
 // newMailer picks the sender of the reset and confirmation emails: SMTP when
@@ -249,6 +286,9 @@ func serve(ctx context.Context, cfg config.Config, out io.Writer) error {
 		return err
 	}
 	defer a.store.Close()
+	if a.cluster != nil {
+		defer a.cluster.Close()
+	}
 	srv := &http.Server{
 		Handler:           a.server,
 		ReadHeaderTimeout: 5 * time.Second,

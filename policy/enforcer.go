@@ -52,6 +52,7 @@ type Enforcer struct {
 
 	writeMu  sync.Mutex
 	revision atomic.Int64
+	onChange atomic.Pointer[func(revision int64)]
 
 	mu         sync.RWMutex
 	decisions  map[decisionKey]bool
@@ -150,11 +151,43 @@ func (e *Enforcer) invalidate() {
 // Revision is the policy revision the enforcer has loaded (0 without a database).
 func (e *Enforcer) Revision() int64 { return e.revision.Load() }
 
+// OnChange sets the hook called with the new revision after each change made
+// through this enforcer — Update (and Add, Remove, RemoveRole), Replace and
+// Reload, not ReloadIfChanged — once it is committed and loaded and the
+// write lock is released. It runs on the caller's goroutine, so it should be
+// quick (cluster.PolicyChanged publishes a notice). A later call replaces
+// the hook; nil removes it.
+func (e *Enforcer) OnChange(hook func(revision int64)) {
+	if hook == nil {
+		e.onChange.Store(nil)
+		return
+	}
+	e.onChange.Store(&hook)
+}
+
+// changed calls the OnChange hook unless the change failed.
+func (e *Enforcer) changed(err *error) {
+	if *err != nil {
+		return
+	}
+	if hook := e.onChange.Load(); hook != nil {
+		(*hook)(e.revision.Load())
+	}
+}
+
 // Reload reads the whole policy from the database again (edits made straight
-// in the database take effect).
-func (e *Enforcer) Reload(ctx context.Context) error {
+// in the database take effect). Where the database refused the revision
+// triggers it moves the revision first, so that the other instances, which
+// reload on a revision change, see the hand edit too.
+func (e *Enforcer) Reload(ctx context.Context) (err error) {
+	defer e.changed(&err)
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
+	if e.db != nil && !e.triggers {
+		if err := bumpRevision(e.db.WithContext(ctx)); err != nil {
+			return err
+		}
+	}
 	return e.reloadLocked(ctx)
 }
 
@@ -185,7 +218,10 @@ func (e *Enforcer) ReloadIfChanged(ctx context.Context) (before, after int64, er
 	if err != nil || stored == before {
 		return before, before, err
 	}
-	if err := e.Reload(ctx); err != nil {
+	e.writeMu.Lock()
+	err = e.reloadLocked(ctx)
+	e.writeMu.Unlock()
+	if err != nil {
 		return before, before, err
 	}
 	return before, e.revision.Load(), nil
@@ -224,7 +260,8 @@ func (e *Enforcer) Remove(rules []Rule) error {
 // Update removes and adds rules in one database transaction, which also runs
 // also(tx) first when given (the caller's own writes, such as a role row),
 // then applies the change to memory. Nothing changes when any step fails.
-func (e *Enforcer) Update(ctx context.Context, add, remove []Rule, also func(tx *gorm.DB) error) error {
+func (e *Enforcer) Update(ctx context.Context, add, remove []Rule, also func(tx *gorm.DB) error) (err error) {
+	defer e.changed(&err)
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
 	if e.db != nil {
@@ -264,7 +301,8 @@ func (e *Enforcer) Update(ctx context.Context, add, remove []Rule, also func(tx 
 }
 
 // Replace swaps the whole policy for rules in one transaction.
-func (e *Enforcer) Replace(ctx context.Context, rules []Rule) error {
+func (e *Enforcer) Replace(ctx context.Context, rules []Rule) (err error) {
+	defer e.changed(&err)
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
 	if e.db == nil {
@@ -272,7 +310,7 @@ func (e *Enforcer) Replace(ctx context.Context, rules []Rule) error {
 		e.casbin.ClearPolicy()
 		return e.applyToMemory(rules, nil)
 	}
-	err := e.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = e.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Exec(`DELETE FROM ` + ruleTable).Error; err != nil {
 			return fmt.Errorf("policy: replace: %w", err)
 		}

@@ -34,8 +34,11 @@ func installRevision(db *gorm.DB) (triggers bool, err error) {
 		stmts = []string{
 			`CREATE TABLE IF NOT EXISTS ` + revisionTable + ` (id integer PRIMARY KEY, revision bigint NOT NULL)`,
 			`INSERT INTO ` + revisionTable + ` (id, revision) VALUES (1, 1) ON CONFLICT DO NOTHING`,
+			// The table is named by the schema of the casbin_rule that
+			// fired, not looked up in the search_path of whoever edits it.
 			`CREATE OR REPLACE FUNCTION gatehouse_bump_policy_revision() RETURNS trigger AS $$
-			 BEGIN UPDATE ` + revisionTable + ` SET revision = revision + 1 WHERE id = 1; RETURN NULL; END $$ LANGUAGE plpgsql`,
+			 BEGIN EXECUTE format('UPDATE %I.` + revisionTable + ` SET revision = revision + 1 WHERE id = 1', TG_TABLE_SCHEMA);
+			 RETURN NULL; END $$ LANGUAGE plpgsql`,
 			`CREATE OR REPLACE TRIGGER casbin_rule_revision AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON casbin_rule
 			 FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_bump_policy_revision()`,
 		}

@@ -1406,6 +1406,13 @@ func (c *filterCompiler) expr(f Filter, depth int) (clause.Expression, error) {
 }
 
 func (c *filterCompiler) leaf(op string, col clause.Column, vals []any, field string) (clause.Expression, error) {
+	// MySQL compares text in the column's collation, which ignores case
+	// (and trailing spaces): the case-sensitive operators compare bytes
+	// there, as PostgreSQL does and as GLOB does on SQLite below.
+	var target any = col
+	if _, text := firstValue(vals).(string); text && c.dialect == string(MySQL) && !strings.HasSuffix(op, "i") {
+		target = clause.Expr{SQL: "CAST(? AS BINARY)", Vars: []any{col}}
+	}
 	want := 1
 	switch op {
 	case "$in", "$notIn":
@@ -1416,7 +1423,7 @@ func (c *filterCompiler) leaf(op string, col clause.Column, vals []any, field st
 		if op == "$notIn" {
 			sqlOp = " NOT IN ?"
 		}
-		return clause.Expr{SQL: "?" + sqlOp, Vars: []any{col, vals}}, nil
+		return clause.Expr{SQL: "?" + sqlOp, Vars: []any{target, vals}}, nil
 	case "$between":
 		want = 2
 	}
@@ -1426,9 +1433,9 @@ func (c *filterCompiler) leaf(op string, col clause.Column, vals []any, field st
 	v := vals[0]
 	switch op {
 	case "$eq":
-		return clause.Expr{SQL: "? = ?", Vars: []any{col, v}}, nil
+		return clause.Expr{SQL: "? = ?", Vars: []any{target, v}}, nil
 	case "$ne":
-		return clause.Expr{SQL: "? <> ?", Vars: []any{col, v}}, nil
+		return clause.Expr{SQL: "? <> ?", Vars: []any{target, v}}, nil
 	case "$eqi":
 		return clause.Expr{SQL: "LOWER(?) = LOWER(?)", Vars: []any{col, v}}, nil
 	case "$nei":
@@ -1477,12 +1484,20 @@ func (c *filterCompiler) leaf(op string, col clause.Column, vals []any, field st
 		// PostgreSQL's LIKE is.
 		e = clause.Expr{SQL: "? GLOB ?", Vars: []any{col, globPattern(s, prefix, suffix)}}
 	default:
-		e = clause.Expr{SQL: "? LIKE ? ESCAPE '" + string(likeEscape) + "'", Vars: []any{col, likePattern(s, prefix, suffix)}}
+		e = clause.Expr{SQL: "? LIKE ? ESCAPE '" + string(likeEscape) + "'", Vars: []any{target, likePattern(s, prefix, suffix)}}
 	}
 	if strings.HasPrefix(op, "$not") {
 		return sqlNot{e}, nil
 	}
 	return e, nil
+}
+
+// firstValue returns vals[0], or nil when there is none.
+func firstValue(vals []any) any {
+	if len(vals) == 0 {
+		return nil
+	}
+	return vals[0]
 }
 
 // likePattern escapes %, _ and the escape character and adds the wildcards.

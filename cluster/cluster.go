@@ -1,0 +1,152 @@
+// Package cluster lets several Gatehouse instances behind one load balancer
+// behave as one, through Redis: the auth routes' rate-limit counters are
+// shared (a limiter.Store for handlers.RateLimit.Store), and a policy change
+// made on one instance is announced on a channel so the others reload it at
+// once instead of at their next periodic check.
+//
+// Redis is an accelerator, never the source of truth: the policy lives in the
+// database with its revision, so a notice only says "look again" and a lost
+// one is caught by the periodic reload; the rate limiter counts in the
+// instance itself while Redis does not answer (see Limits).
+//
+// The package knows Redis and ulule/limiter, nothing about HTTP, Casbin or
+// SQL: the policy side is the Reloader interface.
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/ulule/limiter/v3"
+	"github.com/ulule/limiter/v3/drivers/store/memory"
+	redisstore "github.com/ulule/limiter/v3/drivers/store/redis"
+)
+
+// The Redis names Gatehouse uses unless Options say otherwise.
+const (
+	DefaultLimitPrefix   = "gatehouse:ratelimit"
+	DefaultPolicyChannel = "gatehouse:policy"
+)
+
+// Options tune a Cluster; the zero value is production's.
+type Options struct {
+	// LimitPrefix prefixes every rate-limit key (DefaultLimitPrefix when empty).
+	LimitPrefix string
+	// PolicyChannel carries the policy change notices (DefaultPolicyChannel
+	// when empty). Every instance of one deployment must use the same.
+	PolicyChannel string
+	// LimitTimeout bounds one rate-limit call to Redis (250ms when zero).
+	LimitTimeout time.Duration
+	// RetryAfter is how long the rate limiter counts locally after a Redis
+	// failure before it asks Redis again (5s when zero).
+	RetryAfter time.Duration
+	// Logger receives the warnings (discarded when nil).
+	Logger *slog.Logger
+}
+
+// Cluster is one instance's connection to the others.
+type Cluster struct {
+	// Limits is the rate-limit store to give handlers.RateLimit.Store:
+	// counters in Redis, in this instance while Redis fails.
+	Limits limiter.Store
+
+	client *redis.Client
+	opts   Options
+	log    *slog.Logger
+	// origin tells this instance's notices from the others'.
+	origin string
+
+	mu      sync.Mutex
+	closed  bool
+	follows []func()
+}
+
+// Connect opens the Redis that redisURL (redis://[user:password@]host:port/db,
+// or rediss:// for TLS) names and checks that it answers: an instance that
+// cannot reach it refuses to start rather than silently running alone.
+func Connect(ctx context.Context, redisURL string, opts Options) (*Cluster, error) {
+	ro, err := redis.ParseURL(redisURL)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: REDIS_URL: %w", err)
+	}
+	ro.DialTimeout = 2 * time.Second
+	ro.ReadTimeout = time.Second
+	ro.WriteTimeout = time.Second
+	ro.DialerRetries = 2
+	client := redis.NewClient(ro)
+	c, err := New(ctx, client, opts)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// New builds a Cluster over an open client, which it then owns (Close closes
+// it). It fails when Redis does not answer.
+func New(ctx context.Context, client *redis.Client, opts Options) (*Cluster, error) {
+	if opts.LimitPrefix == "" {
+		opts.LimitPrefix = DefaultLimitPrefix
+	}
+	if opts.PolicyChannel == "" {
+		opts.PolicyChannel = DefaultPolicyChannel
+	}
+	if opts.LimitTimeout <= 0 {
+		opts.LimitTimeout = 250 * time.Millisecond
+	}
+	if opts.RetryAfter <= 0 {
+		opts.RetryAfter = 5 * time.Second
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := client.Ping(pingCtx).Err(); err != nil {
+		return nil, fmt.Errorf("cluster: Redis at %s does not answer: %w", client.Options().Addr, err)
+	}
+	shared, err := redisstore.NewStoreWithOptions(client, limiter.StoreOptions{Prefix: opts.LimitPrefix})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: Redis at %s: load the rate-limit scripts: %w", client.Options().Addr, err)
+	}
+	local := memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: opts.LimitPrefix, CleanUpInterval: time.Minute})
+	return &Cluster{
+		Limits: &Limits{shared: shared, local: local, timeout: opts.LimitTimeout, retryAfter: opts.RetryAfter, log: log},
+		client: client, opts: opts, log: log, origin: randomID(),
+	}, nil
+}
+
+// Close stops every Follow and closes the Redis client.
+func (c *Cluster) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	follows := c.follows
+	c.follows = nil
+	c.mu.Unlock()
+	for _, stop := range follows {
+		stop()
+	}
+	return c.client.Close()
+}
+
+var errClosed = errors.New("cluster: closed")
+
+func randomID() string {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("cluster: crypto/rand: %v", err))
+	}
+	return hex.EncodeToString(b)
+}
