@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -29,14 +30,16 @@ func TestRedisTwoInstances(t *testing.T) {
 	if addr == "" {
 		t.Skip("set GATEHOUSE_TEST_REDIS_ADDR=127.0.0.1:6379 to run the Redis suite against a real Redis")
 	}
-	ip := fmt.Sprintf("198.18.%d.%d", rand.IntN(256), 1+rand.IntN(254))
+	ip, adminIP := randomIP(), randomIP()
 	t.Cleanup(func() {
 		c := redis.NewClient(&redis.Options{Addr: addr})
 		defer c.Close()
 		ctx := context.Background()
-		iter := c.Scan(ctx, 0, "gatehouse:ratelimit:*|"+ip, 100).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
+		for _, ip := range []string{ip, adminIP} {
+			iter := c.Scan(ctx, 0, "gatehouse:ratelimit:*|"+ip, 100).Iterator()
+			for iter.Next(ctx) {
+				c.Del(ctx, iter.Val())
+			}
 		}
 	})
 	databaseURL := "sqlite://" + filepath.Join(t.TempDir(), "gatehouse.db")
@@ -44,7 +47,7 @@ func TestRedisTwoInstances(t *testing.T) {
 	a := startApp(t, databaseURL, extra)
 	b := startApp(t, databaseURL, extra)
 
-	admin := a.login("admin@example.com", "admin-password") // 1 login from 192.0.2.1, httptest's address
+	admin := loginFrom(t, a, adminIP, "admin@example.com", "admin-password")
 	b.expect(http.StatusForbidden, "GET", "/api/users/count", "", "")
 	csv := a.expect(http.StatusOK, "GET", "/api/users-permissions/policy", "", admin, "Accept", "text/csv")
 	req := httptest.NewRequest("PUT", "/api/users-permissions/policy", strings.NewReader(csv+"p, public, /api/users/count, GET\n"))
@@ -72,17 +75,37 @@ func TestRedisTwoInstances(t *testing.T) {
 
 	var statuses []int
 	for i := range 11 {
-		inst := []itApp{a, b}[i%2]
-		req := httptest.NewRequest("POST", "/api/auth/local", strings.NewReader(`{"identifier":"nobody@example.com","password":"wrong-password"}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.RemoteAddr = ip + ":40000"
-		rec := httptest.NewRecorder()
-		inst.server.ServeHTTP(rec, req)
-		statuses = append(statuses, rec.Code)
+		statuses = append(statuses, postLogin([]itApp{a, b}[i%2], ip, "nobody@example.com", "wrong-password").Code)
 	}
 	if fmt.Sprint(statuses) != "[400 400 400 400 400 400 400 400 400 400 429]" {
 		t.Errorf("11 logins from one IP alternating between the instances: statuses = %v, want ten 400s and a 429", statuses)
 	}
+}
+
+// randomIP returns an address of the benchmarking range 198.18.0.0/15.
+func randomIP() string {
+	return fmt.Sprintf("198.18.%d.%d", rand.IntN(256), 1+rand.IntN(254))
+}
+
+// postLogin posts a local login from ip.
+func postLogin(a itApp, ip, identifier, password string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("POST", "/api/auth/local", strings.NewReader(fmt.Sprintf(`{"identifier":%q,"password":%q}`, identifier, password)))
+	req.Header.Set("Content-Type", "application/json")
+	req.RemoteAddr = ip + ":40000"
+	rec := httptest.NewRecorder()
+	a.server.ServeHTTP(rec, req)
+	return rec
+}
+
+// loginFrom logs in from ip and returns the JWT.
+func loginFrom(t *testing.T, a itApp, ip, identifier, password string) string {
+	t.Helper()
+	rec := postLogin(a, ip, identifier, password)
+	var resp struct{ JWT string }
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); rec.Code != http.StatusOK || err != nil || resp.JWT == "" {
+		t.Fatalf("POST /api/auth/local as %s: status = %d, want 200 with a jwt\n%s", identifier, rec.Code, rec.Body)
+	}
+	return resp.JWT
 }
 
 // TestRedisUnreachableRefusesToStart: with REDIS_URL set to a Redis that

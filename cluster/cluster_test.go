@@ -179,7 +179,7 @@ func TestRedisPolicyNoticePropagates(t *testing.T) {
 		testEnforce(t, b.enforcer, "public", "/api/users", "GET", i%2 == 0)
 	}
 	slices.Sort(took)
-	t.Logf("A→B propagation (change committed on A → in force on B), 20 changes: min %s, median %s, max %s",
+	t.Logf("A→B propagation (Update called on A → reloaded on B), 20 changes: min %s, median %s, max %s",
 		took[0], took[len(took)/2], took[len(took)-1])
 
 	t.Run("B to A, by Replace", func(t *testing.T) {
