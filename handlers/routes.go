@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gin-gonic/gin"
 )
@@ -86,6 +87,11 @@ func (s *Server) router() error {
 	engine.NoRoute(func(c *gin.Context) { s.writeError(c, errNoRoute) })
 	engine.NoMethod(func(c *gin.Context) { s.writeError(c, errNoMethod) })
 	engine.GET("/_health", s.health)
+	// The admin page: public static files, outside the policy (admin/).
+	adminPage := gin.WrapH(admin.Handler())
+	for _, p := range []string{admin.Prefix, admin.Prefix + "/*file"} {
+		engine.Match([]string{http.MethodGet, http.MethodHead}, p, adminPage)
+	}
 	s.engine = engine
 	for _, r := range s.routes() {
 		s.Route(r.fn, r.rateLimited, r.handler)
