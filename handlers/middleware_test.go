@@ -213,3 +213,32 @@ func FuzzVerifyToken(f *testing.F) {
 		}
 	})
 }
+
+// TestRateLimitIgnoresForgedForwardedFor: without TRUSTED_PROXIES a client
+// cannot get fresh buckets by sending X-Forwarded-For; behind a trusted
+// proxy each forwarded client has its own bucket.
+func TestRateLimitIgnoresForgedForwardedFor(t *testing.T) {
+	login := `{"identifier":"x","password":"y"}`
+	for _, tc := range []struct {
+		name    string
+		proxies []string
+		want    int // status of the 3rd request from a "different" client
+	}{
+		{"no trusted proxy", nil, 429},
+		{"trusted proxy", []string{"192.0.2.1"}, 400}, // httptest's RemoteAddr is 192.0.2.1
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTestEnv(t, func(c *Config) {
+				c.RateLimit = RateLimit{Enabled: true, Max: 2, Interval: time.Minute}
+				c.TrustedProxies = tc.proxies
+			})
+			for i := 0; i < 2; i++ {
+				e.request("POST", "/api/auth/local", login, http.Header{"X-Forwarded-For": {"203.0.113.1"}})
+			}
+			rec := e.request("POST", "/api/auth/local", login, http.Header{"X-Forwarded-For": {"203.0.113.99"}})
+			if rec.Code != tc.want {
+				t.Errorf("3rd login with another X-Forwarded-For: status = %d, want %d", rec.Code, tc.want)
+			}
+		})
+	}
+}
