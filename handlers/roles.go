@@ -32,23 +32,33 @@ type roleListItem struct {
 
 // findRoles is GET /api/users-permissions/roles: {roles:[…]} sorted by name.
 func (s *Server) findRoles(c *gin.Context) error {
-	roles, err := s.store.Roles().List(ctx(c))
+	roles, err := s.rolesWithCounts(ctx(c))
 	if err != nil {
 		return err
 	}
-	counts, err := s.store.Users().CountByRole(ctx(c))
+	return writeJSON(c, http.StatusOK, gin.H{"roles": roles})
+}
+
+// rolesWithCounts lists the roles sorted by name with their user counts and
+// inherited roles.
+func (s *Server) rolesWithCounts(ctx context.Context) ([]roleListItem, error) {
+	roles, err := s.store.Roles().List(ctx)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	counts, err := s.store.Users().CountByRole(ctx)
+	if err != nil {
+		return nil, err
 	}
 	inherits, err := s.inheritance()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out := make([]roleListItem, len(roles))
 	for i, r := range roles {
 		out[i] = roleListItem{roleView: newRoleView(r), NbUsers: counts[r.ID], Inherits: nonNil(inherits[r.Type])}
 	}
-	return writeJSON(c, http.StatusOK, gin.H{"roles": out})
+	return out, nil
 }
 
 // findRole is GET /api/users-permissions/roles/:id: {role:{…, permissions}}.

@@ -334,13 +334,6 @@ func (v *validator) failedAt(path []string) bool {
 	return false
 }
 
-// roleWithCount is a role of the advanced-settings answer, as Strapi's role
-// service lists them: with nb_users.
-type roleWithCount struct {
-	*roleView
-	NbUsers int64 `json:"nb_users"`
-}
-
 // getAdvancedSettings is GET /api/users-permissions/advanced:
 // {settings: <advanced settings>, roles: [… with nb_users]} (spec §2.13).
 func (s *Server) getAdvancedSettings(c *gin.Context) error {
@@ -348,19 +341,11 @@ func (s *Server) getAdvancedSettings(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	roles, err := s.store.Roles().List(ctx(c))
+	roles, err := s.rolesWithCounts(ctx(c))
 	if err != nil {
 		return err
 	}
-	counts, err := s.store.Users().CountByRole(ctx(c))
-	if err != nil {
-		return err
-	}
-	out := make([]roleWithCount, len(roles))
-	for i, r := range roles {
-		out[i] = roleWithCount{roleView: newRoleView(r), NbUsers: counts[r.ID]}
-	}
-	return writeJSON(c, http.StatusOK, gin.H{"settings": adv, "roles": out})
+	return writeJSON(c, http.StatusOK, gin.H{"settings": adv, "roles": roles})
 }
 
 // advancedBools and advancedURLs are the advanced settings by type.
