@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/handlers"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -274,4 +275,19 @@ func TestPeriodicReloadPicksUpSQLEdits(t *testing.T) {
 		case <-tick.C:
 		}
 	}
+}
+
+// TestDefaultPolicyWithCheckMatrix checks the same matrix the way any
+// embedding app's Go test would: policy.CheckMatrix over the default CSV,
+// no database.
+func TestDefaultPolicyWithCheckMatrix(t *testing.T) {
+	e, err := policy.NewFromCSV(policy.Model, policy.DefaultCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]policy.MatrixRow, len(defaultMatrix))
+	for i, r := range defaultMatrix {
+		rows[i] = policy.MatrixRow{Line: i + 1, Role: r.role, Method: r.method, Path: r.route, Allow: r.allowed}
+	}
+	policy.CheckMatrix(t, e, handlers.DefaultCatalog(), rows)
 }
