@@ -41,7 +41,12 @@ func DefaultAdvanced() Advanced {
 type Settings struct {
 	db    *gorm.DB
 	mu    sync.RWMutex
-	cache map[string][]byte
+	cache map[string][]byte // a nil value: no row
+	// advanced is the decoded advanced settings (read on every
+	// authenticated request); generation counts invalidations, so a decode
+	// that raced with a write is not kept.
+	advanced   *Advanced
+	generation uint64
 }
 
 // Settings returns the settings accessor.
@@ -55,20 +60,26 @@ func (s *Store) Settings() *Settings {
 func (s *Settings) Get(ctx context.Context, key string, dst any) (found bool, err error) {
 	s.mu.RLock()
 	raw, ok := s.cache[key]
+	gen := s.generation
 	s.mu.RUnlock()
 	if !ok {
 		var row Setting
 		err := s.db.WithContext(ctx).Where(&Setting{Key: key}).Take(&row).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return false, nil
-		}
-		if err != nil {
+		if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
 			return false, fmt.Errorf("store: settings %s: %w", key, err)
 		}
-		raw = []byte(row.Value)
+		raw = nil
+		if err == nil {
+			raw = []byte(row.Value)
+		}
 		s.mu.Lock()
-		s.cache[key] = raw
+		if s.generation == gen { // no write landed while we read
+			s.cache[key] = raw
+		}
 		s.mu.Unlock()
+	}
+	if raw == nil {
+		return false, nil
 	}
 	if err := json.Unmarshal(raw, dst); err != nil {
 		return true, fmt.Errorf("store: settings %s: decode: %w", key, err)
@@ -106,14 +117,41 @@ func (s *Settings) put(db *gorm.DB, key string, v any, ifAbsent bool) error {
 func (s *Settings) Invalidate() {
 	s.mu.Lock()
 	clear(s.cache)
+	s.advanced = nil
+	s.generation++
 	s.mu.Unlock()
 }
 
 // Advanced returns the advanced settings, Strapi's defaults where none are stored.
 func (s *Settings) Advanced(ctx context.Context) (Advanced, error) {
+	s.mu.RLock()
+	cached, gen := s.advanced, s.generation
+	s.mu.RUnlock()
+	if cached != nil {
+		return cached.clone(), nil
+	}
 	adv := DefaultAdvanced()
 	if _, err := s.Get(ctx, KeyAdvanced, &adv); err != nil {
 		return DefaultAdvanced(), err
 	}
+	s.mu.Lock()
+	if s.generation == gen { // no write landed since we looked
+		kept := adv.clone()
+		s.advanced = &kept
+	}
+	s.mu.Unlock()
 	return adv, nil
+}
+
+// clone copies a, pointers included, so callers never share the cached value.
+func (a Advanced) clone() Advanced {
+	if a.EmailResetPassword != nil {
+		v := *a.EmailResetPassword
+		a.EmailResetPassword = &v
+	}
+	if a.EmailConfirmationRedirection != nil {
+		v := *a.EmailConfirmationRedirection
+		a.EmailConfirmationRedirection = &v
+	}
+	return a
 }
