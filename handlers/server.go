@@ -102,6 +102,8 @@ type Server struct {
 	// dummyHash is a hash at the configured cost, compared against when a
 	// login names no user.
 	dummyHash []byte
+	// verified caches the access tokens that verified (tokencache.go).
+	verified *verifiedTokens
 }
 
 // New builds the server and its router.
@@ -137,6 +139,7 @@ func New(cfg Config) (*Server, error) {
 		enforcer: cfg.Enforcer,
 		tokens:   Tokens{Secret: cfg.Secret, TTL: cfg.TokenTTL, Now: cfg.Now},
 		log:      cfg.Logger,
+		verified: newVerifiedTokens(),
 	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("gatehouse: no such user"), cfg.BcryptCost)
 	if err != nil {
