@@ -219,17 +219,24 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 	return a, nil
 }
 
-// follow announces this instance's policy changes on Redis and reloads on
-// the other instances' (until ctx is done or the cluster is closed). Each
-// reload also drops the user cache, since role changes come with policy
-// changes; other user writes reach the other instances within the cache's
-// 2s lifetime.
+// follow announces this instance's policy changes and user writes on Redis
+// and acts on the other instances' (until ctx is done or the cluster is
+// closed): a policy notice reloads the policy and drops the whole user cache,
+// since role changes come with policy changes; a user notice drops that user
+// from the cache, so what another instance did to a user (blocked, deleted,
+// given another role or password) holds here at once. Without Redis (or when
+// a notice is lost) the periodic reload and the user cache's 2s lifetime
+// catch up.
 func (a *app) follow(ctx context.Context, log *slog.Logger) error {
 	a.enforcer.OnChange(a.cluster.PolicyChanged)
+	a.store.OnUserChange(a.cluster.UserChanged)
 	if _, err := a.cluster.Follow(ctx, a.enforcer, func(int64, int64) { a.store.InvalidateCache() }); err != nil {
 		return err
 	}
-	log.Info("sharing rate limits and policy changes with the other instances through Redis")
+	if _, err := a.cluster.FollowUsers(ctx, a.store); err != nil {
+		return err
+	}
+	log.Info("sharing rate limits, policy changes and user writes with the other instances through Redis")
 	return nil
 }
 

@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
 )
 
-// userCacheTTL bounds how long a user read for authentication may be reused.
-// Writes made through this package drop the entry at once; the TTL only
-// bounds staleness for writes made by another process sharing the database.
+// userCacheTTL bounds how long a user read for authentication may be reused
+// unless SetUserCacheTTL says otherwise. Writes made through this package
+// drop the entry at once (and, through the OnUserChange hook, on the other
+// instances that follow the notices); the TTL bounds staleness for writes
+// whose notice was lost and for writes made by another process sharing the
+// database.
 const userCacheTTL = 2 * time.Second
 
 // userCacheMax bounds the cache's size; past it the cache starts over.
@@ -35,10 +39,13 @@ type userCache struct {
 	users      map[uint]cachedUser
 	roles      map[uint]cachedRole
 	generation uint64
+	ttl        time.Duration
+	// onChange is the OnUserChange hook (nil: none).
+	onChange atomic.Pointer[func(id uint)]
 }
 
 func newUserCache() *userCache {
-	return &userCache{users: make(map[uint]cachedUser), roles: make(map[uint]cachedRole)}
+	return &userCache{users: make(map[uint]cachedUser), roles: make(map[uint]cachedRole), ttl: userCacheTTL}
 }
 
 func (c *userCache) gen() uint64 {
@@ -63,7 +70,7 @@ func (c *userCache) putRole(r Role, now time.Time, gen uint64) {
 		if len(c.roles) >= userCacheMax {
 			clear(c.roles)
 		}
-		c.roles[r.ID] = cachedRole{role: r, expires: now.Add(userCacheTTL)}
+		c.roles[r.ID] = cachedRole{role: r, expires: now.Add(c.ttl)}
 	}
 	c.mu.Unlock()
 }
@@ -89,12 +96,23 @@ func (c *userCache) put(u User, now time.Time, gen uint64) {
 		if len(c.users) >= userCacheMax {
 			clear(c.users)
 		}
-		c.users[u.ID] = cachedUser{user: u, expires: now.Add(userCacheTTL)}
+		c.users[u.ID] = cachedUser{user: u, expires: now.Add(c.ttl)}
 	}
 	c.mu.Unlock()
 }
 
+// drop is called after every write through this package that touches the
+// user (once the write has returned, so after its commit): it forgets the
+// user and calls the OnUserChange hook.
 func (c *userCache) drop(id uint) {
+	c.forget(id)
+	if hook := c.onChange.Load(); hook != nil {
+		(*hook)(id)
+	}
+}
+
+// forget drops the user's entry, and any read of it in flight.
+func (c *userCache) forget(id uint) {
 	c.mu.Lock()
 	delete(c.users, id)
 	c.generation++
@@ -151,4 +169,38 @@ func (u Users) ForAuth(ctx context.Context, id uint) (User, error) {
 // roles other than through this package.
 func (s *Store) InvalidateCache() {
 	s.Users().cache.clear()
+}
+
+// InvalidateUser drops the user from the cache, without calling the
+// OnUserChange hook: call it when another instance announces a write to the
+// user.
+func (s *Store) InvalidateUser(id uint) {
+	s.Users().cache.forget(id)
+}
+
+// OnUserChange sets the hook called with the user's id after each write to
+// a user made through this store that the authentication cache cares about
+// — Update, Delete, and the token writes (a password reset, an email
+// confirmation) — once the write has returned, on the caller's goroutine,
+// so it should be quick (cluster.UserChanged publishes a notice). It is also
+// called when such a write failed: the hook says "look again", never what
+// changed. Creating a user calls nothing (no instance can have it cached). A
+// later call replaces the hook; nil removes it.
+func (s *Store) OnUserChange(hook func(id uint)) {
+	c := s.Users().cache
+	if hook == nil {
+		c.onChange.Store(nil)
+		return
+	}
+	c.onChange.Store(&hook)
+}
+
+// SetUserCacheTTL sets how long a user read for authentication may be reused
+// (2s unless set), from the next read on. It bounds how stale an instance's
+// view of a user written elsewhere can be when no notice reaches it.
+func (s *Store) SetUserCacheTTL(ttl time.Duration) {
+	c := s.Users().cache
+	c.mu.Lock()
+	c.ttl = ttl
+	c.mu.Unlock()
 }
