@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gatehouse/gatehouse/cluster"
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/handlers"
 	"github.com/gatehouse/gatehouse/policy"
@@ -29,9 +30,17 @@ type cliApp struct {
 	store    *store.Store
 	enforcer *policy.Enforcer
 	server   *handlers.Server
+
+	// What the command changed, for announce: the policy's new revision
+	// (when policyChanged) and the users written.
+	policyChanged bool
+	revision      int64
+	users         []uint
 }
 
-// withApp binds the settings flags to cmd and runs fn on an opened app.
+// withApp binds the settings flags to cmd and runs fn on an opened app;
+// then it announces fn's changes to the running instances (announce), even
+// when fn failed after changing something.
 func withApp(cmd *cobra.Command, fn func(cmd *cobra.Command, a *cliApp, args []string) error) {
 	load := bindConfig(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -44,7 +53,9 @@ func withApp(cmd *cobra.Command, fn func(cmd *cobra.Command, a *cliApp, args []s
 			return err
 		}
 		defer a.store.Close()
-		return fn(cmd, a, args)
+		err = fn(cmd, a, args)
+		a.announce(cmd.Context(), cfg.RedisURL, cmd.ErrOrStderr())
+		return err
 	}
 }
 
@@ -65,7 +76,55 @@ func openCLI(ctx context.Context, cfg config.Config, stderr io.Writer) (*cliApp,
 		st.Close()
 		return nil, err
 	}
-	return &cliApp{store: st, enforcer: enforcer, server: srv}, nil
+	a := &cliApp{store: st, enforcer: enforcer, server: srv}
+	// The hooks run on the command's goroutine, once each write is committed.
+	enforcer.OnChange(func(revision int64) { a.policyChanged, a.revision = true, revision })
+	st.OnUserChange(func(id uint) { a.users = append(a.users, id) })
+	return a, nil
+}
+
+// cliAnnounceTimeout bounds reaching Redis and publishing the notices.
+const cliAnnounceTimeout = 3 * time.Second
+
+// announce tells the running instances what the command changed, with the
+// notices they send each other: a policy notice makes them reload the
+// policy, a user notice drop the user from their cache. It does nothing
+// without REDIS_URL or without a change. The change is committed already,
+// so a Redis that does not answer only earns a warning: the instances then
+// apply it at their periodic policy reload, and see a user written within
+// their user cache's 2s lifetime.
+func (a *cliApp) announce(ctx context.Context, redisURL string, stderr io.Writer) {
+	if redisURL == "" || (!a.policyChanged && len(a.users) == 0) {
+		return
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cliAnnounceTimeout)
+	defer cancel()
+	err := func() error {
+		peers, err := cluster.Connect(ctx, redisURL, cluster.Options{})
+		if err != nil {
+			return err
+		}
+		defer peers.Close()
+		if a.policyChanged {
+			if err := peers.AnnouncePolicy(ctx, a.revision); err != nil {
+				return err
+			}
+		}
+		for _, id := range a.users {
+			if err := peers.AnnounceUser(ctx, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: the change is saved, but the running instances were not told through Redis (%v);\n"+
+			"  they apply it at their next periodic policy reload (POLICY_RELOAD_INTERVAL, never when it is 0; restart them then),\n"+
+			"  and see changed users within 2s\n", err)
+	}
 }
 
 // readPolicyFile reads a CSV policy file; errors name the file and line.
