@@ -246,13 +246,23 @@ func TestOAuthOIDC(t *testing.T) {
 			}
 			before := e.userCount()
 			for name, f := range forgeries {
-				// Through the whole flow: the token endpoint answers a forged id_token.
+				// Through the whole flow: the token endpoint answers a forged
+				// id_token. The callback verifies it (with the nonce) before
+				// it leaves the server, so the front end gets an error and
+				// nothing to finish with.
 				e.newBrowser()
 				iss.QueueIDToken(iss.Forge(f, providertest.User{Subject: "victim", Email: "root@example.com", EmailVerified: true}))
 				q := e.connect("corp", "")
+				if q.Get("error") != "oauth_error" || q.Get("error_description") != "There was an error verifying the token" ||
+					q.Has("id_token") || q.Has("access_token") {
+					t.Errorf("%s through the flow: front end got %v, want error=oauth_error, There was an error verifying the token, no token", name, q)
+				}
+				if e.cookie(sessionCookie) != nil {
+					t.Errorf("%s through the flow: a session cookie was set", name)
+				}
 				status, body := e.finish("corp", q)
-				if status != http.StatusBadRequest || !strings.Contains(body, verifyFailed) {
-					t.Errorf("%s through the flow: status = %d, want 400\n%s", name, status, body)
+				if status != http.StatusBadRequest || strings.Contains(body, `"jwt"`) {
+					t.Errorf("%s through the flow, then /api/auth: status = %d, want 400\n%s", name, status, body)
 				}
 			}
 			if n := e.userCount(); n != before {
@@ -327,5 +337,115 @@ func TestUserForProfileFindsTheSameUser(t *testing.T) {
 	}
 	if _, err := e.server.userForProfile(c, "github", providers.Profile{Email: " "}); err == nil {
 		t.Error("a profile without an email was accepted")
+	}
+}
+
+// TestOAuthIDTokenNonce: providers whose profile is an id_token get a fresh
+// nonce per sign-in, kept in the sealed state cookie; the callback refuses
+// an id_token without it, with another one, or issued for an earlier
+// sign-in, as it refuses any id_token that fails verification.
+func TestOAuthIDTokenNonce(t *testing.T) {
+	user := providertest.User{Subject: "s-7", Email: "gil@example.com", EmailVerified: true, Username: "gil"}
+	const verifyFailed = "There was an error verifying the token"
+	tests := []struct {
+		name string
+		// attempt runs one sign-in and returns what the front end got.
+		attempt func(t *testing.T, e *oauthEnv, iss *providertest.Issuer, provider string) url.Values
+		wantErr string // the front end's error_description; "" = the sign-in succeeds
+	}{
+		{name: "nonce echoed", attempt: func(t *testing.T, e *oauthEnv, _ *providertest.Issuer, provider string) url.Values {
+			return e.connect(provider, "")
+		}},
+		{name: "no nonce in the id_token", wantErr: verifyFailed,
+			attempt: func(t *testing.T, e *oauthEnv, iss *providertest.Issuer, provider string) url.Values {
+				iss.SetNonceMode(providertest.OmitNonce)
+				defer iss.SetNonceMode(providertest.EchoNonce)
+				return e.connect(provider, "")
+			}},
+		{name: "another nonce in the id_token", wantErr: verifyFailed,
+			attempt: func(t *testing.T, e *oauthEnv, iss *providertest.Issuer, provider string) url.Values {
+				iss.SetNonceMode(providertest.AlterNonce)
+				defer iss.SetNonceMode(providertest.EchoNonce)
+				return e.connect(provider, "")
+			}},
+		{name: "id_token of an earlier sign-in", wantErr: verifyFailed,
+			attempt: func(t *testing.T, e *oauthEnv, iss *providertest.Issuer, provider string) url.Values {
+				e.connect(provider, "")
+				auths := iss.Authorizations()
+				earlier := user
+				earlier.Claims = map[string]any{"nonce": auths[len(auths)-1].Get("nonce")}
+				e.newBrowser()
+				iss.QueueIDToken(iss.IDToken(earlier))
+				return e.connect(provider, "")
+			}},
+		{name: "replayed callback", wantErr: "OAuth2 state already used",
+			attempt: func(t *testing.T, e *oauthEnv, iss *providertest.Issuer, provider string) url.Values {
+				var callback *url.URL
+				var cookies []*http.Cookie
+				e.browser.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+					if strings.HasSuffix(req.URL.Path, "/api/connect/"+provider+"/callback") {
+						callback, cookies = req.URL, e.jar.Cookies(req.URL)
+					}
+					return nil
+				}
+				if q := e.connect(provider, ""); q.Get("error") != "" {
+					t.Fatalf("first sign-in: front end got %v", q)
+				}
+				if callback == nil || len(cookies) == 0 {
+					t.Fatal("did not see the provider's redirect back with the state cookie")
+				}
+				before := len(iss.TokenRequests())
+				e.jar.SetCookies(callback, cookies)
+				resp, err := e.browser.Get(callback.String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if n := len(iss.TokenRequests()); n != before {
+					t.Errorf("token requests = %d, want %d: a replayed state must not reach the provider", n, before)
+				}
+				return e.front.last(t)
+			}},
+	}
+	for _, mode := range []string{"query", "session"} {
+		for _, provider := range []string{"corp", "cognito"} {
+			for _, tt := range tests {
+				t.Run(mode+"/"+provider+"/"+tt.name, func(t *testing.T) {
+					iss := providertest.NewIssuer(t, user)
+					settings := map[string]providers.Settings{"corp": iss.Settings(), "cognito": iss.CognitoSettings()}
+					reg := providers.NewRegistry(append(providers.Defaults(), providers.NewOIDC("corp", iss.URL))...)
+					e := newOAuthEnv(t, mode, reg, map[string]providers.Settings{provider: settings[provider]})
+					before := e.userCount()
+
+					q := tt.attempt(t, e, iss, provider)
+					auths := iss.Authorizations()
+					if n := auths[len(auths)-1].Get("nonce"); len(n) != 64 {
+						t.Errorf("authorize nonce = %q, want 32 random bytes in hex", n)
+					}
+					if tt.wantErr == "" {
+						if q.Get("error") != "" {
+							t.Fatalf("front end got error=%s error_description=%s", q.Get("error"), q.Get("error_description"))
+						}
+						status, body := e.finish(provider, q)
+						if status != http.StatusOK || !strings.Contains(body, `"jwt":"`) {
+							t.Errorf("GET /api/auth/%s/callback: status = %d, want 200 {jwt, user}\n%s", provider, status, body)
+						}
+						return
+					}
+					if q.Get("error") != "oauth_error" || q.Get("error_description") != tt.wantErr || q.Has("id_token") || q.Has("access_token") {
+						t.Errorf("front end got %v, want error=oauth_error, %s and no token", q, tt.wantErr)
+					}
+					if tt.wantErr == verifyFailed {
+						status, body := e.finish(provider, q)
+						if status != http.StatusBadRequest || strings.Contains(body, `"jwt"`) {
+							t.Errorf("GET /api/auth/%s/callback after the refusal: status = %d, want 400\n%s", provider, status, body)
+						}
+						if n := e.userCount(); n != before {
+							t.Errorf("users = %d, want %d", n, before)
+						}
+					}
+				})
+			}
+		}
 	}
 }

@@ -29,11 +29,17 @@ import (
 //	                                         302 to the front-end callback
 //	GET /api/auth/github/callback          → {jwt, user} (auth_provider.go)
 //
-// State, the PKCE verifier and the front-end callback travel in a sealed
-// cookie (AES-256-GCM under a key derived from the JWT secret), scoped to
-// /api, HttpOnly, SameSite=Lax, ten minutes, single use. In "session" mode
+// State, the PKCE verifier, the OpenID Connect nonce (providers that read
+// the profile from an id_token) and the front-end callback travel in a
+// sealed cookie (AES-256-GCM under a key derived from the JWT secret), scoped
+// to /api, HttpOnly, SameSite=Lax, ten minutes, single use. In "session" mode
 // the provider's tokens travel to /api/auth/:provider/callback the same way
 // instead of in the front-end URL.
+//
+// The nonce is checked in the id_token of the code exchange, at the
+// callback, before the token leaves the server: in "query" mode the
+// /api/auth leg gets the token back from the front end, where nothing binds
+// it to this browser's sign-in any more.
 
 // The redirect modes of Config.OAuthRedirectMode.
 const (
@@ -67,6 +73,8 @@ type oauthState struct {
 	Provider string `json:"p"`
 	State    string `json:"s"`
 	Verifier string `json:"v,omitempty"`
+	// Nonce is the OpenID Connect nonce, for providers that UsesIDToken.
+	Nonce    string `json:"n,omitempty"`
 	Callback string `json:"c"`
 	Expires  int64  `json:"e"`
 }
@@ -265,8 +273,8 @@ func (s *Server) newConnect() func(*gin.Context) error {
 
 // connect is the start leg: it checks the provider and the front-end
 // callback (CVE-2024-34065: same origin and path as the configured one),
-// keeps state, PKCE verifier and callback in the sealed state cookie, and
-// sends the browser to the provider.
+// keeps state, PKCE verifier, nonce and callback in the sealed state cookie,
+// and sends the browser to the provider.
 func (s *Server) connect(c *gin.Context) error {
 	p, set, err := s.enabledProvider(c)
 	if err != nil {
@@ -291,16 +299,21 @@ func (s *Server) connect(c *gin.Context) error {
 	if err != nil {
 		return errInternal("handlers: connect: %w", err)
 	}
-	var verifier string
+	var verifier, nonce string
 	if p.PKCE {
 		verifier = oauth2.GenerateVerifier()
 	}
-	authURL, err := p.AuthCodeURL(s.providerContext(c), set, s.redirectURI(p.Name), state, verifier)
+	if p.UsesIDToken() {
+		if nonce, err = providers.NewNonce(); err != nil {
+			return errInternal("handlers: connect: %w", err)
+		}
+	}
+	authURL, err := p.AuthCodeURL(s.providerContext(c), set, s.redirectURI(p.Name), state, verifier, nonce)
 	if err != nil {
 		return providerError(err)
 	}
 	sealed, err := newCookieSealer(s.cfg.Secret).seal(stateCookie, oauthState{
-		Provider: p.Name, State: state, Verifier: verifier, Callback: callback,
+		Provider: p.Name, State: state, Verifier: verifier, Nonce: nonce, Callback: callback,
 		Expires: s.now().Add(oauthCookieTTL).Unix(),
 	})
 	if err != nil {
@@ -416,6 +429,13 @@ func (s *Server) connectCallback(c *gin.Context, used *consumedSet) error {
 	tok, err := p.Exchange(s.providerContext(c), set, s.redirectURI(p.Name), code, st.Verifier)
 	if err != nil {
 		return fail("oauth_error", providerMessage(err), err)
+	}
+	if p.UsesIDToken() {
+		// The id_token must be the one issued for this sign-in: verified,
+		// and carrying the nonce the start leg sent.
+		if err := p.VerifyIDToken(s.providerContext(c), set, tok, st.Nonce); err != nil {
+			return fail("oauth_error", providerMessage(err), err)
+		}
 	}
 	resp := p.GrantResponse(tok)
 	if len(resp) == 0 {

@@ -266,6 +266,9 @@ func TestConnectStartLeg(t *testing.T) {
 	if len(q.Get("state")) < 40 || q.Get("code_challenge") == "" {
 		t.Errorf("authorize state = %q, code_challenge = %q: want a random state and a PKCE challenge", q.Get("state"), q.Get("code_challenge"))
 	}
+	if q.Has("nonce") {
+		t.Errorf("authorize nonce = %q: GitHub returns no id_token, so it is sent none", q.Get("nonce"))
+	}
 	if strings.Contains(resp.Header.Get("Location"), gh.ClientSecret) {
 		t.Error("the authorize URL carries the client secret")
 	}

@@ -11,14 +11,34 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// stateBytes is the entropy of a state value (Strapi: 20 bytes).
+// stateBytes is the entropy of a state value (Strapi: 20 bytes), and of a
+// nonce.
 const stateBytes = 32
 
 // NewState returns a fresh OAuth2 state: 32 random bytes, hex encoded.
 func NewState() (string, error) {
+	s, err := randomValue()
+	if err != nil {
+		return "", fmt.Errorf("providers: new state: %w", err)
+	}
+	return s, nil
+}
+
+// NewNonce returns a fresh OpenID Connect nonce for one sign-in: 32 random
+// bytes, hex encoded. It goes to AuthCodeURL and, kept with the state, to
+// VerifyIDToken.
+func NewNonce() (string, error) {
+	s, err := randomValue()
+	if err != nil {
+		return "", fmt.Errorf("providers: new nonce: %w", err)
+	}
+	return s, nil
+}
+
+func randomValue() (string, error) {
 	b := make([]byte, stateBytes)
 	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("providers: new state: %w", err)
+		return "", err
 	}
 	return hex.EncodeToString(b), nil
 }

@@ -151,6 +151,7 @@ func Defaults() []Provider {
 			Subdomain: "my.subdomain.com",
 			PKCE:      true,
 			Profile:   cognitoProfile,
+			idToken:   cognitoVerify,
 		},
 		{
 			Name: "reddit", DisplayName: "Reddit", Icon: "reddit",

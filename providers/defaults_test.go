@@ -232,7 +232,11 @@ func TestEndpointsAndScopes(t *testing.T) {
 			if p.PKCE {
 				verifier = oauth2.GenerateVerifier()
 			}
-			raw, err := p.AuthCodeURL(ctx, s, ru, "the-state", verifier)
+			nonce := ""
+			if p.UsesIDToken() {
+				nonce = "the-nonce"
+			}
+			raw, err := p.AuthCodeURL(ctx, s, ru, "the-state", verifier, nonce)
 			if err != nil {
 				t.Fatalf("AuthCodeURL() error = %v", err)
 			}
@@ -263,6 +267,9 @@ func TestEndpointsAndScopes(t *testing.T) {
 				if got := q.Get("code_challenge_method"); got != "S256" {
 					t.Errorf("code_challenge_method = %q, want S256", got)
 				}
+			}
+			if got, want := q.Get("nonce"), nonce; got != want {
+				t.Errorf("AuthCodeURL nonce = %q, want %q (only providers that verify an id_token get one)", got, want)
 			}
 			if q.Has("client_secret") {
 				t.Errorf("AuthCodeURL leaks client_secret: %s", raw)
@@ -328,7 +335,11 @@ func TestOAuth2ConfigMisconfigured(t *testing.T) {
 			}
 		})
 	}
-	if _, err := provider(t, "github").AuthCodeURL(ctx, providers.Settings{Key: "k"}, "http://x/cb", "", ""); err == nil {
+	if _, err := provider(t, "github").AuthCodeURL(ctx, providers.Settings{Key: "k"}, "http://x/cb", "", "", ""); err == nil {
 		t.Error("AuthCodeURL with an empty state succeeded, want an error")
+	}
+	cognito := providers.Settings{Key: "k", Subdomain: "auth.example.com"}
+	if _, err := provider(t, "cognito").AuthCodeURL(ctx, cognito, "http://x/cb", "st", "", ""); err == nil {
+		t.Error("cognito AuthCodeURL with an empty nonce succeeded, want an error")
 	}
 }

@@ -2,8 +2,11 @@ package providers
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -66,34 +69,11 @@ func cognitoIssuer(s Settings) string {
 }
 
 // cognito: no API call. The id_token (Token.Extra("id_token")) is verified
-// against the JWKS at Settings.JWKSURL: RS256 only, key matched by kid,
-// audience = the app client id (Settings.Key), expiry, and the issuer when
-// known. Strapi 5.53 then requires email_verified === true. The fix for
-// CVE-2023-22893, where the token was decoded but not verified.
+// (cognitoVerify) and Strapi 5.53 then requires email_verified === true.
 func cognitoProfile(ctx context.Context, c *http.Client, tok *oauth2.Token, s Settings) (Profile, error) {
-	raw := idTokenOf(tok)
-	if raw == "" {
-		return Profile{}, &Error{Kind: ErrInvalidToken, Message: "Cognito authentication requires a completed OAuth session"}
-	}
-	if s.JWKSURL == "" {
-		return Profile{}, misconfigured("Cognito JWKS URL is not configured")
-	}
-	if _, err := resolveURL(s.JWKSURL, "", ""); err != nil {
-		return Profile{}, err
-	}
-	if !hasKeyID(raw) {
-		return Profile{}, tokenNotValid()
-	}
-	iss := cognitoIssuer(s)
-	keys := oidc.NewRemoteKeySet(ctx, s.JWKSURL)
-	v := oidc.NewVerifier(iss, keys, &oidc.Config{
-		ClientID:             s.Key,
-		SupportedSigningAlgs: []string{oidc.RS256},
-		SkipIssuerCheck:      iss == "",
-	})
-	idt, err := v.Verify(ctx, raw)
+	idt, err := cognitoVerify(ctx, idTokenOf(tok), s)
 	if err != nil {
-		return Profile{}, tokenVerifyFailed(err)
+		return Profile{}, err
 	}
 	var cl struct {
 		Username      string `json:"cognito:username"`
@@ -107,6 +87,103 @@ func cognitoProfile(ctx context.Context, c *http.Client, tok *oauth2.Token, s Se
 		return Profile{}, notVerified("Cognito")
 	}
 	return Profile{ID: idt.Subject, Username: cl.Username, Email: cl.Email, EmailVerified: true}, nil
+}
+
+// cognitoVerify verifies a Cognito id_token against the JWKS at
+// Settings.JWKSURL: RS256 only, key matched by kid, audience = the app client
+// id (Settings.Key), expiry, and the issuer when known. The fix for
+// CVE-2023-22893, where the token was decoded but not verified.
+func cognitoVerify(ctx context.Context, raw string, s Settings) (*oidc.IDToken, error) {
+	if raw == "" {
+		return nil, &Error{Kind: ErrInvalidToken, Message: "Cognito authentication requires a completed OAuth session"}
+	}
+	if s.JWKSURL == "" {
+		return nil, misconfigured("Cognito JWKS URL is not configured")
+	}
+	if _, err := resolveURL(s.JWKSURL, "", ""); err != nil {
+		return nil, err
+	}
+	if !hasKeyID(raw) {
+		return nil, tokenNotValid()
+	}
+	iss := cognitoIssuer(s)
+	keys := oidc.NewRemoteKeySet(ctx, s.JWKSURL)
+	v := oidc.NewVerifier(iss, keys, &oidc.Config{
+		ClientID:             s.Key,
+		SupportedSigningAlgs: []string{oidc.RS256},
+		SkipIssuerCheck:      iss == "",
+	})
+	idt, err := v.Verify(ctx, raw)
+	if err != nil {
+		return nil, tokenVerifyFailed(err)
+	}
+	return idt, nil
+}
+
+// UsesIDToken reports whether p's profile is read from an id_token it
+// verifies: cognito, and the OpenID Connect providers (NewOIDC, or a
+// literal with an Issuer) without a Profile function. Those are the
+// providers an OpenID Connect nonce protects: the connect flow sends them
+// one (AuthCodeURL) and checks it in the id_token of the code exchange
+// (VerifyIDToken). Providers whose profile comes from an API call with the
+// access token (Google's tokeninfo, Keycloak's userinfo…) report false.
+func (p Provider) UsesIDToken() bool {
+	return p.idToken != nil || (p.Profile == nil && p.isOIDC())
+}
+
+// VerifyIDToken verifies the id_token of tok as FetchProfile does
+// (signature with an allowed algorithm, issuer, audience, expiry) and that
+// its "nonce" claim is nonce, the value given to AuthCodeURL for this
+// sign-in, compared in constant time. Call it on the token that Exchange
+// returned, before the token leaves the server.
+//
+// An empty nonce, an id_token without a nonce claim and one with another
+// nonce (a token issued for another sign-in, injected or replayed) fail
+// like every other id_token failure: an *Error wrapping ErrInvalidToken,
+// "There was an error verifying the token". Providers that do not
+// UsesIDToken are an ErrMisconfigured error.
+func (p Provider) VerifyIDToken(ctx context.Context, s Settings, tok *oauth2.Token, nonce string) error {
+	ctx, _, cancel := withClient(ctx)
+	defer cancel()
+	if err := p.verifyIDToken(ctx, s, tok, nonce); err != nil {
+		return fmt.Errorf("providers: %s: verify id_token: %w", p.Name, err)
+	}
+	return nil
+}
+
+func (p Provider) verifyIDToken(ctx context.Context, s Settings, tok *oauth2.Token, nonce string) error {
+	raw := ""
+	if tok != nil {
+		raw = idTokenOf(tok)
+	}
+	var idt *oidc.IDToken
+	var err error
+	switch {
+	case p.idToken != nil:
+		idt, err = p.idToken(ctx, raw, s)
+	case p.UsesIDToken():
+		idt, _, err = p.resolver().verify(ctx, p, raw, s)
+	default:
+		return misconfigured("Provider does not use an id_token")
+	}
+	if err != nil {
+		return err
+	}
+	return checkNonce(nonce, idt.Nonce)
+}
+
+// checkNonce compares the nonce sent for the sign-in with the id_token's
+// claim, in constant time. The causes name no value.
+func checkNonce(sent, claim string) error {
+	switch {
+	case sent == "":
+		return tokenVerifyFailed(errors.New("no nonce was sent for this sign-in"))
+	case claim == "":
+		return tokenVerifyFailed(errors.New("the id_token has no nonce"))
+	case subtle.ConstantTimeCompare([]byte(sent), []byte(claim)) != 1:
+		return tokenVerifyFailed(errors.New("the id_token's nonce is not this sign-in's"))
+	}
+	return nil
 }
 
 // NewOIDC returns a generic OpenID Connect provider for issuer (overridden by
@@ -197,19 +274,28 @@ func (r *oidcResolver) discover(ctx context.Context, issuer string) (*discovered
 	return d, nil
 }
 
-func (r *oidcResolver) profile(ctx context.Context, p Provider, tok *oauth2.Token, s Settings) (Profile, error) {
-	raw := idTokenOf(tok)
+// verify checks an id_token of p against its issuer's keys: asymmetric
+// algorithms only, issuer, audience = Settings.Key, expiry.
+func (r *oidcResolver) verify(ctx context.Context, p Provider, raw string, s Settings) (*oidc.IDToken, *discovered, error) {
 	if raw == "" {
-		return Profile{}, &Error{Kind: ErrInvalidToken, Message: "No id_token."}
+		return nil, nil, &Error{Kind: ErrInvalidToken, Message: "No id_token."}
 	}
 	d, err := r.discover(ctx, p.issuer(s))
 	if err != nil {
-		return Profile{}, err
+		return nil, nil, err
 	}
 	v := d.provider.Verifier(&oidc.Config{ClientID: s.Key, SupportedSigningAlgs: asymmetricAlgs})
 	idt, err := v.Verify(ctx, raw)
 	if err != nil {
-		return Profile{}, tokenVerifyFailed(err)
+		return nil, nil, tokenVerifyFailed(err)
+	}
+	return idt, d, nil
+}
+
+func (r *oidcResolver) profile(ctx context.Context, p Provider, tok *oauth2.Token, s Settings) (Profile, error) {
+	idt, d, err := r.verify(ctx, p, idTokenOf(tok), s)
+	if err != nil {
+		return Profile{}, err
 	}
 	var cl struct {
 		Email             string `json:"email"`

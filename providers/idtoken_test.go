@@ -3,6 +3,7 @@ package providers_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -229,4 +230,119 @@ func TestKeycloakFlow(t *testing.T) {
 	}
 	_, err = p.FetchProfile(context.Background(), iss.KeycloakSettings(), tok)
 	checkProfile(t, providers.Profile{}, err, providers.Profile{}, providers.ErrEmailNotVerified, "Email not verified by Keycloak")
+}
+
+func TestUsesIDToken(t *testing.T) {
+	withProfile := providers.NewOIDC("corp", "https://sso.example.com")
+	withProfile.Profile = func(context.Context, *http.Client, *oauth2.Token, providers.Settings) (providers.Profile, error) {
+		return providers.Profile{}, nil
+	}
+	for _, tt := range []struct {
+		name string
+		p    providers.Provider
+		want bool
+	}{
+		{"cognito", provider(t, "cognito"), true},
+		{"NewOIDC", providers.NewOIDC("corp", "https://sso.example.com"), true},
+		{"NewOIDC with a Profile", withProfile, false},
+		{"google (tokeninfo)", provider(t, "google"), false},
+		{"keycloak (userinfo)", provider(t, "keycloak"), false},
+		{"github", provider(t, "github"), false},
+	} {
+		if got := tt.p.UsesIDToken(); got != tt.want {
+			t.Errorf("%s: UsesIDToken() = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestIDTokenNonce: the nonce sent with the authorization must come back
+// in the id_token of the code exchange; anything else is refused like any
+// other id_token failure.
+func TestIDTokenNonce(t *testing.T) {
+	const verifying = "There was an error verifying the token"
+	iss := providertest.NewIssuer(t, ann)
+	ctx := context.Background()
+	for _, pc := range []struct {
+		name     string
+		p        providers.Provider
+		settings providers.Settings
+	}{
+		{"cognito", provider(t, "cognito"), iss.CognitoSettings()},
+		{"oidc", providers.NewOIDC("corp", iss.URL), iss.Settings()},
+	} {
+		tests := []struct {
+			name string
+			// run returns the token to verify and the nonce kept for it.
+			run     func(t *testing.T) (*oauth2.Token, string)
+			wantErr error
+		}{
+			{name: "nonce echoed", run: func(t *testing.T) (*oauth2.Token, string) {
+				return exchange(t, pc.p, pc.settings)
+			}},
+			{name: "no nonce claim", wantErr: providers.ErrInvalidToken, run: func(t *testing.T) (*oauth2.Token, string) {
+				iss.SetNonceMode(providertest.OmitNonce)
+				defer iss.SetNonceMode(providertest.EchoNonce)
+				return exchange(t, pc.p, pc.settings)
+			}},
+			{name: "another nonce", wantErr: providers.ErrInvalidToken, run: func(t *testing.T) (*oauth2.Token, string) {
+				iss.SetNonceMode(providertest.AlterNonce)
+				defer iss.SetNonceMode(providertest.EchoNonce)
+				return exchange(t, pc.p, pc.settings)
+			}},
+			{name: "no nonce kept for the sign-in", wantErr: providers.ErrInvalidToken, run: func(t *testing.T) (*oauth2.Token, string) {
+				tok, _ := exchange(t, pc.p, pc.settings)
+				return tok, ""
+			}},
+			{name: "id_token of another sign-in", wantErr: providers.ErrInvalidToken, run: func(t *testing.T) (*oauth2.Token, string) {
+				earlier, _ := exchange(t, pc.p, pc.settings)
+				_, nonce := exchange(t, pc.p, pc.settings)
+				return earlier, nonce
+			}},
+			{name: "forged, with the nonce", wantErr: providers.ErrInvalidToken, run: func(t *testing.T) (*oauth2.Token, string) {
+				u := providertest.User{Subject: "x", Email: "root@example.com", EmailVerified: true, Claims: map[string]any{"nonce": "n-1"}}
+				return idToken(iss.Forge(providertest.WrongKey, u)), "n-1"
+			}},
+			{name: "no id_token", wantErr: providers.ErrInvalidToken, run: func(t *testing.T) (*oauth2.Token, string) {
+				return &oauth2.Token{AccessToken: "at"}, "n-1"
+			}},
+		}
+		for _, tt := range tests {
+			t.Run(pc.name+"/"+tt.name, func(t *testing.T) {
+				tok, nonce := tt.run(t)
+				err := pc.p.VerifyIDToken(ctx, pc.settings, tok, nonce)
+				if tt.wantErr == nil {
+					if err != nil {
+						t.Fatalf("VerifyIDToken() error = %v", err)
+					}
+					return
+				}
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("VerifyIDToken() = %v, want %v", err, tt.wantErr)
+				}
+				if msg := message(t, err); tt.name != "no id_token" && msg != verifying {
+					t.Errorf("message = %q, want %q", msg, verifying)
+				}
+			})
+		}
+	}
+	t.Run("provider without id_token", func(t *testing.T) {
+		err := provider(t, "github").VerifyIDToken(ctx, providers.Settings{Key: "k"}, idToken(iss.IDToken(ann)), "n-1")
+		if !errors.Is(err, providers.ErrMisconfigured) {
+			t.Errorf("VerifyIDToken() = %v, want ErrMisconfigured", err)
+		}
+	})
+}
+
+// exchange runs the flow and checks that the authorization carried the
+// nonce it returns.
+func exchange(t *testing.T, p providers.Provider, s providers.Settings) (*oauth2.Token, string) {
+	t.Helper()
+	tok, nonce, err := connectNonce(t, p, s)
+	if err != nil {
+		t.Fatalf("connect() error = %v", err)
+	}
+	if len(nonce) != 64 {
+		t.Fatalf("nonce = %q, want 32 random bytes in hex", nonce)
+	}
+	return tok, nonce
 }

@@ -33,6 +33,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 )
 
@@ -139,6 +140,9 @@ type Provider struct {
 
 	legacyCallbackURL bool          // Strapi stores callbackUrl, not callback
 	oidc              *oidcResolver // set by NewOIDC
+	// idToken verifies the raw id_token of a provider whose Profile reads
+	// it (cognito); see UsesIDToken.
+	idToken func(ctx context.Context, raw string, s Settings) (*oidc.IDToken, error)
 }
 
 // WithHTTPClient returns a context whose outgoing provider requests use c.
@@ -266,10 +270,16 @@ func (p Provider) scopes(s Settings) []string {
 // AuthCodeURL returns the provider URL the browser is redirected to on the
 // start leg of the connect flow. state must be non-empty (see NewState). A
 // non-empty verifier (oauth2.GenerateVerifier, only when p.PKCE) adds an
-// S256 code_challenge; keep it in the session for Exchange.
-func (p Provider) AuthCodeURL(ctx context.Context, s Settings, redirectURL, state, verifier string) (string, error) {
+// S256 code_challenge; keep it in the session for Exchange. nonce is the
+// OpenID Connect nonce (see NewNonce), required when p.UsesIDToken and sent
+// as the "nonce" parameter; keep it in the session for VerifyIDToken. Other
+// providers are given none (pass "").
+func (p Provider) AuthCodeURL(ctx context.Context, s Settings, redirectURL, state, verifier, nonce string) (string, error) {
 	if state == "" {
 		return "", fmt.Errorf("providers: %s: authorize url: empty state", p.Name)
+	}
+	if nonce == "" && p.UsesIDToken() {
+		return "", fmt.Errorf("providers: %s: authorize url: empty nonce", p.Name)
 	}
 	cfg, err := p.OAuth2Config(ctx, s, redirectURL)
 	if err != nil {
@@ -278,6 +288,9 @@ func (p Provider) AuthCodeURL(ctx context.Context, s Settings, redirectURL, stat
 	var opts []oauth2.AuthCodeOption
 	if verifier != "" {
 		opts = append(opts, oauth2.S256ChallengeOption(verifier))
+	}
+	if nonce != "" {
+		opts = append(opts, oidc.Nonce(nonce))
 	}
 	return cfg.AuthCodeURL(state, opts...), nil
 }

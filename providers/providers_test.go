@@ -39,6 +39,14 @@ func message(t testing.TB, err error) string {
 // the fake's consent redirect, the state check, the code exchange.
 func connect(t testing.TB, p providers.Provider, s providers.Settings) (*oauth2.Token, error) {
 	t.Helper()
+	tok, _, err := connectNonce(t, p, s)
+	return tok, err
+}
+
+// connectNonce is connect that also returns the nonce sent, for providers
+// that UsesIDToken ("" for the others).
+func connectNonce(t testing.TB, p providers.Provider, s providers.Settings) (*oauth2.Token, string, error) {
+	t.Helper()
 	ctx := context.Background()
 	redirect := "http://localhost:1337/api/connect/" + p.Name + "/callback"
 	state, err := providers.NewState()
@@ -49,7 +57,13 @@ func connect(t testing.TB, p providers.Provider, s providers.Settings) (*oauth2.
 	if p.PKCE {
 		verifier = oauth2.GenerateVerifier()
 	}
-	authURL, err := p.AuthCodeURL(ctx, s, redirect, state, verifier)
+	nonce := ""
+	if p.UsesIDToken() {
+		if nonce, err = providers.NewNonce(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	authURL, err := p.AuthCodeURL(ctx, s, redirect, state, verifier, nonce)
 	if err != nil {
 		t.Fatalf("AuthCodeURL() error = %v", err)
 	}
@@ -57,7 +71,8 @@ func connect(t testing.TB, p providers.Provider, s providers.Settings) (*oauth2.
 	if err := providers.CheckState(state, q.Get("state")); err != nil {
 		t.Fatalf("CheckState() error = %v", err)
 	}
-	return p.Exchange(ctx, s, redirect, q.Get("code"), verifier)
+	tok, err := p.Exchange(ctx, s, redirect, q.Get("code"), verifier)
+	return tok, nonce, err
 }
 
 func TestRegistry(t *testing.T) {
@@ -168,7 +183,7 @@ func TestExchangeFailures(t *testing.T) {
 
 	authorize := func(t *testing.T, verifier string) string {
 		t.Helper()
-		u, err := p.AuthCodeURL(ctx, s, redirect, "st", verifier)
+		u, err := p.AuthCodeURL(ctx, s, redirect, "st", verifier, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -45,11 +45,24 @@ const (
 	NoKeyID                              // valid signature, no kid in the header
 )
 
+// NonceMode is what an Issuer puts in the "nonce" claim of the id_tokens
+// its token endpoint answers.
+type NonceMode int
+
+// The nonce modes of Issuer.SetNonceMode.
+const (
+	EchoNonce  NonceMode = iota // the authorization's nonce, as a provider must (the default)
+	OmitNonce                   // no nonce claim at all
+	AlterNonce                  // the authorization's nonce with its last character changed
+)
+
 // Issuer is a fake OpenID Connect provider: discovery
 // (/.well-known/openid-configuration), JWKS (/.well-known/jwks.json, where
 // Cognito keeps it, so the issuer is the JWKS URL minus that suffix),
 // /authorize, /token (JSON with an RS256 id_token for the user), /userinfo
-// (also at Keycloak's /protocol/openid-connect/userinfo).
+// (also at Keycloak's /protocol/openid-connect/userinfo). The id_token of a
+// code exchange carries the nonce of its authorization request, unless
+// SetNonceMode says otherwise.
 //
 // Shared with the other fakes: SetTokenDown, AccessToken, Authorizations,
 // TokenRequests and Requests.
@@ -66,6 +79,7 @@ type Issuer struct {
 	account User
 	queue   []User
 	raw     []string
+	nonce   NonceMode
 }
 
 // NewIssuer starts an Issuer whose default user is u.
@@ -96,10 +110,11 @@ func NewIssuer(t testing.TB, u User) *Issuer {
 			i.mu.Unlock()
 			return map[string]any{"id_token": raw}
 		}
+		mode := i.nonce
 		i.mu.Unlock()
 		c := i.claims(g.subject.(User))
-		if g.nonce != "" {
-			c["nonce"] = g.nonce
+		if n, ok := nonceClaim(mode, g.nonce); ok {
+			c["nonce"] = n
 		}
 		return map[string]any{"id_token": i.sign(map[string]any{"alg": "RS256", "typ": "JWT", "kid": i.kid}, c, i.key)}
 	}
@@ -142,6 +157,34 @@ func (i *Issuer) QueueIDToken(raw string) {
 	i.mu.Lock()
 	i.raw = append(i.raw, raw)
 	i.mu.Unlock()
+}
+
+// SetNonceMode sets what the id_tokens of later code exchanges carry as
+// their nonce: the authorization's (EchoNonce), none, or another one.
+func (i *Issuer) SetNonceMode(m NonceMode) {
+	i.mu.Lock()
+	i.nonce = m
+	i.mu.Unlock()
+}
+
+// nonceClaim is the nonce claim for an authorization that sent nonce, and
+// whether to put one at all.
+func nonceClaim(m NonceMode, nonce string) (string, bool) {
+	switch m {
+	case OmitNonce:
+		return "", false
+	case AlterNonce:
+		if nonce == "" {
+			return "forged-nonce", true
+		}
+		last := nonce[len(nonce)-1]
+		alt := byte('0')
+		if last == '0' {
+			alt = '1'
+		}
+		return nonce[:len(nonce)-1] + string(alt), true
+	}
+	return nonce, nonce != ""
 }
 
 // JWKSURL is where the issuer publishes its keys.
