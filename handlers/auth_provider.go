@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -24,7 +25,7 @@ var errNoProviderSession = ApplicationError("OAuth authentication requires a com
 // newProviderCallback builds GET /api/auth/:provider/callback, with its
 // memory of used session cookies.
 func (s *Server) newProviderCallback() func(*gin.Context) error {
-	used := newConsumedSet()
+	used := s.consumed()
 	return func(c *gin.Context) error { return s.providerCallback(c, used) }
 }
 
@@ -32,8 +33,8 @@ func (s *Server) newProviderCallback() func(*gin.Context) error {
 // from the sealed session cookie ("session" mode) or the query ("query"
 // mode, Strapi <= 5.52), becomes a profile, the profile a user, and the
 // answer {jwt, user}. Every refusal is a 400 ApplicationError with Strapi's
-// message.
-func (s *Server) providerCallback(c *gin.Context, used *consumedSet) error {
+// message, but for the 503 of a memory of used sessions that cannot answer.
+func (s *Server) providerCallback(c *gin.Context, used Consumed) error {
 	p, set, err := s.enabledProvider(c)
 	if err != nil {
 		return err
@@ -81,7 +82,9 @@ func (s *Server) providerCallback(c *gin.Context, used *consumedSet) error {
 }
 
 // takeProviderSession opens and consumes the session cookie of provider.
-func (s *Server) takeProviderSession(c *gin.Context, provider string, used *consumedSet) (url.Values, error) {
+// When the memory of used sessions cannot answer, the session is refused
+// with a 503 (fail closed; the front end starts the sign-in again).
+func (s *Server) takeProviderSession(c *gin.Context, provider string, used Consumed) (url.Values, error) {
 	raw, err := c.Cookie(sessionCookie)
 	if err != nil {
 		return nil, errNoProviderSession
@@ -95,8 +98,14 @@ func (s *Server) takeProviderSession(c *gin.Context, provider string, used *cons
 		return nil, errNoProviderSession
 	}
 	s.setOAuthCookie(c, sessionCookie, "", -1)
-	now := s.now()
-	if now.Unix() > sess.Expires || sess.ID == "" || !used.use(sess.ID, time.Unix(sess.Expires, 0), now) {
+	if s.now().Unix() > sess.Expires || sess.ID == "" {
+		return nil, errNoProviderSession
+	}
+	fresh, err := used.Use(ctx(c), usedKey("session", sess.ID), time.Unix(sess.Expires, 0))
+	if err != nil {
+		return nil, &Error{Status: http.StatusServiceUnavailable, Name: "ServiceUnavailableError", Message: signInUnavailable, Err: err}
+	}
+	if !fresh {
 		return nil, errNoProviderSession
 	}
 	return url.Values(sess.Response), nil

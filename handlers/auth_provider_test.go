@@ -407,11 +407,11 @@ func TestOAuthIDTokenNonce(t *testing.T) {
 				return e.front.last(t)
 			}},
 	}
+	iss := providertest.NewIssuer(t, user) // one key pair: RSA key generation is the slow part
 	for _, mode := range []string{"query", "session"} {
 		for _, provider := range []string{"corp", "cognito"} {
 			for _, tt := range tests {
 				t.Run(mode+"/"+provider+"/"+tt.name, func(t *testing.T) {
-					iss := providertest.NewIssuer(t, user)
 					settings := map[string]providers.Settings{"corp": iss.Settings(), "cognito": iss.CognitoSettings()}
 					reg := providers.NewRegistry(append(providers.Defaults(), providers.NewOIDC("corp", iss.URL))...)
 					e := newOAuthEnv(t, mode, reg, map[string]providers.Settings{provider: settings[provider]})

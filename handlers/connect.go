@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,8 +60,9 @@ const (
 	// maxCookieValue keeps a sealed cookie under what browsers store (4096
 	// bytes per cookie, name and attributes included).
 	maxCookieValue = 3800
-	// maxConsumed bounds the memory of used states; past it, new sign-ins
-	// are refused until entries expire (fail closed rather than forget).
+	// maxConsumed bounds the in-process memory of used states; past it, new
+	// sign-ins are refused until entries expire (fail closed rather than
+	// forget).
 	maxConsumed = 1 << 18
 )
 
@@ -140,27 +142,62 @@ func (cs cookieSealer) open(name, value string, v any) error {
 	return nil
 }
 
-// consumedSet remembers single-use values (states, session ids) until they
-// expire, so a replayed cookie is refused although its seal is valid. The
-// memory is this process's: behind a load balancer without sticky sessions
-// a replay on another instance is refused only by the cookie being cleared.
+// Consumed remembers single-use values, the OAuth states and the session
+// ids of the connect flow, so that a replayed cookie is refused although its
+// seal is valid. Config.OAuthConsumed sets it; the default remembers in this
+// process only, which behind a load balancer lets a replay through on
+// another instance: give every instance the same shared memory
+// (cluster.Cluster.Consumed keeps it in Redis).
+//
+// Use records key until at least exp and reports whether it was unused:
+// true the first time, false for every later call until exp, whichever
+// instance makes it. Concurrent calls with one key must get true at most
+// once. An error means the answer is unknown: the sign-in is then refused
+// (fail closed) with a "try again" message, never let through.
+type Consumed interface {
+	Use(ctx context.Context, key string, exp time.Time) (bool, error)
+}
+
+// signInUnavailable is the message when Consumed cannot answer.
+const signInUnavailable = "Sign-in is temporarily unavailable, please try again"
+
+// errConsumedFull is consumedSet's answer when it cannot take one more key.
+var errConsumedFull = errors.New("handlers: the memory of used OAuth states is full")
+
+// usedKey is the Consumed key of a state or session id: its kind and the
+// value's SHA-256, so no cookie content lands in a shared store.
+func usedKey(kind, value string) string {
+	sum := sha256.Sum256([]byte(value))
+	return kind + ":" + hex.EncodeToString(sum[:])
+}
+
+// consumedSet is the default Consumed: a map in this process, each key
+// kept until it expires.
 type consumedSet struct {
 	mu      sync.Mutex
 	m       map[string]time.Time
 	sweepAt time.Time
 	max     int
+	now     func() time.Time
 }
 
-func newConsumedSet() *consumedSet { return &consumedSet{m: map[string]time.Time{}, max: maxConsumed} }
+func newConsumedSet(now func() time.Time) *consumedSet {
+	return &consumedSet{m: map[string]time.Time{}, max: maxConsumed, now: now}
+}
+
+// Use implements Consumed with the set's clock.
+func (cs *consumedSet) Use(_ context.Context, key string, exp time.Time) (bool, error) {
+	return cs.use(key, exp, cs.now())
+}
 
 // use records key until exp and reports whether it was unused. Expired
 // entries are dropped once a minute; when the set is full of unexpired
-// ones, it answers false (fail closed).
-func (cs *consumedSet) use(key string, exp, now time.Time) bool {
+// ones, it answers errConsumedFull (fail closed).
+func (cs *consumedSet) use(key string, exp, now time.Time) (bool, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if _, seen := cs.m[key]; seen {
-		return false
+		return false, nil
 	}
 	if now.After(cs.sweepAt) || len(cs.m) >= cs.max {
 		for k, e := range cs.m {
@@ -171,10 +208,19 @@ func (cs *consumedSet) use(key string, exp, now time.Time) bool {
 		cs.sweepAt = now.Add(time.Minute)
 	}
 	if len(cs.m) >= cs.max {
-		return false
+		return false, errConsumedFull
 	}
 	cs.m[key] = exp
-	return true
+	return true, nil
+}
+
+// consumed returns Config.OAuthConsumed, or a new memory of this process.
+// A route builder calls it once.
+func (s *Server) consumed() Consumed {
+	if s.cfg.OAuthConsumed != nil {
+		return s.cfg.OAuthConsumed
+	}
+	return newConsumedSet(s.now)
 }
 
 // registry returns the configured providers, or Strapi's built-ins.
@@ -352,14 +398,14 @@ func providerMessage(err error) string {
 // newConnectCallback builds GET /api/connect/:provider/callback, with its
 // memory of used states.
 func (s *Server) newConnectCallback() func(*gin.Context) error {
-	used := newConsumedSet()
+	used := s.consumed()
 	return func(c *gin.Context) error { return s.connectCallback(c, used) }
 }
 
 // connectCallback is the provider's redirect back. Every failure past the
 // provider check goes back to the front end as
 // ?error=oauth_error&error_description=…; the state cookie is single use.
-func (s *Server) connectCallback(c *gin.Context, used *consumedSet) error {
+func (s *Server) connectCallback(c *gin.Context, used Consumed) error {
 	p, set, err := s.enabledProvider(c)
 	if err != nil {
 		return err
@@ -412,7 +458,14 @@ func (s *Server) connectCallback(c *gin.Context, used *consumedSet) error {
 	if err := providers.CheckState(stored, q.Get("state")); err != nil {
 		return fail("oauth_error", providerMessage(err), err)
 	}
-	if !used.use(st.State, time.Unix(st.Expires, 0), s.now()) {
+	fresh, err := used.Use(ctx(c), usedKey("state", st.State), time.Unix(st.Expires, 0))
+	if err != nil {
+		// Fail closed: a state that cannot be checked may be a replay.
+		s.log.ErrorContext(ctx(c), "oauth: could not check the state against the used ones; sign-in refused",
+			"provider", p.Name, "err", err)
+		return fail("oauth_error", signInUnavailable, nil)
+	}
+	if !fresh {
 		return fail("oauth_error", "OAuth2 state already used", errors.New("handlers: replayed OAuth state"))
 	}
 	if perr := q.Get("error"); perr != "" {

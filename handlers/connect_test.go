@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -650,24 +651,126 @@ func TestWarnsGuessedPublicURL(t *testing.T) {
 
 func TestConsumedSet(t *testing.T) {
 	now := time.Now()
-	cs := newConsumedSet()
+	cs := newConsumedSet(time.Now)
 	cs.max = 2
-	if !cs.use("a", now.Add(time.Minute), now) || cs.use("a", now.Add(time.Minute), now) {
+	use := func(key string, exp, now time.Time) bool {
+		t.Helper()
+		ok, err := cs.use(key, exp, now)
+		if err != nil {
+			t.Fatalf("use(%q) error = %v", key, err)
+		}
+		return ok
+	}
+	if !use("a", now.Add(time.Minute), now) || use("a", now.Add(time.Minute), now) {
 		t.Fatal("a value must be usable once")
 	}
-	if !cs.use("b", now.Add(time.Minute), now) {
+	if !use("b", now.Add(time.Minute), now) {
 		t.Fatal("b refused")
 	}
-	if cs.use("c", now.Add(time.Minute), now) {
-		t.Error("a full set accepted a new value: it must fail closed")
+	if ok, err := cs.use("c", now.Add(time.Minute), now); ok || !errors.Is(err, errConsumedFull) {
+		t.Errorf("a full set: use(c) = %v, %v; want false, errConsumedFull (fail closed)", ok, err)
 	}
 	later := now.Add(2 * time.Minute)
-	if !cs.use("c", later.Add(time.Minute), later) {
+	if !use("c", later.Add(time.Minute), later) {
 		t.Error("expired entries were not dropped")
 	}
-	if cs.use("c", later.Add(time.Minute), later) {
+	if use("c", later.Add(time.Minute), later) {
 		t.Error("c accepted twice")
 	}
+}
+
+// flakyConsumed is a Consumed whose memory stops answering after ok calls,
+// as a Redis that goes away mid-flight.
+type flakyConsumed struct {
+	mu    sync.Mutex
+	ok    int
+	inner Consumed
+}
+
+func (f *flakyConsumed) Use(ctx context.Context, key string, exp time.Time) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ok == 0 {
+		return false, errors.New("memory unreachable")
+	}
+	f.ok--
+	return f.inner.Use(ctx, key, exp)
+}
+
+// TestOAuthConsumedSharedByInstances: two instances (one secret, as behind
+// a load balancer) given one Config.OAuthConsumed: a callback used on A is
+// refused on B before B asks the provider.
+func TestOAuthConsumedSharedByInstances(t *testing.T) {
+	gh := providertest.NewGitHub(t, octocat())
+	shared := newConsumedSet(time.Now)
+	useShared := func(c *Config) { c.OAuthConsumed = shared }
+	settings := map[string]providers.Settings{"github": gh.Settings()}
+	a := newOAuthEnv(t, "query", nil, settings, useShared)
+	b := newOAuthEnv(t, "query", nil, settings, useShared)
+
+	var callback *url.URL
+	var cookies []*http.Cookie
+	a.browser.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if strings.HasSuffix(req.URL.Path, "/api/connect/github/callback") {
+			callback, cookies = req.URL, a.jar.Cookies(req.URL)
+		}
+		return nil
+	}
+	if q := a.connect("github", ""); q.Get("access_token") == "" {
+		t.Fatalf("sign-in on A: front end got %v, want an access_token", q)
+	}
+	if callback == nil || len(cookies) == 0 {
+		t.Fatal("did not see the provider's redirect back with the state cookie")
+	}
+	// The same redirect back, with the same cookie, reaches instance B.
+	onB, _ := url.Parse(b.api.URL + callback.RequestURI())
+	b.jar.SetCookies(onB, cookies)
+	resp, err := b.browser.Get(onB.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// The error goes to the callback the start leg validated: A's front end.
+	q := a.front.last(t)
+	if q.Get("error") != "oauth_error" || q.Get("error_description") != "OAuth2 state already used" || q.Has("access_token") {
+		t.Errorf("replay on B: front end got %v, want error=oauth_error, OAuth2 state already used", q)
+	}
+	if n := len(gh.TokenRequests()); n != 1 {
+		t.Errorf("token requests = %d, want 1: a state used on A must not reach the provider from B", n)
+	}
+}
+
+// TestOAuthConsumedFailsClosed: when the memory of used states cannot
+// answer, the sign-in is refused with a message to try again, never let
+// through unchecked.
+func TestOAuthConsumedFailsClosed(t *testing.T) {
+	t.Run("callback", func(t *testing.T) {
+		flaky := &flakyConsumed{ok: 0, inner: newConsumedSet(time.Now)}
+		e, gh := githubEnv(t, "query", octocat(), func(c *Config) { c.OAuthConsumed = flaky })
+		q := e.connect("github", "")
+		if q.Get("error") != "oauth_error" || q.Get("error_description") != signInUnavailable || q.Has("access_token") {
+			t.Errorf("front end got %v, want error=oauth_error, %q", q, signInUnavailable)
+		}
+		if n := len(gh.TokenRequests()); n != 0 {
+			t.Errorf("token requests = %d, want 0: an unchecked state must not reach the provider", n)
+		}
+	})
+	t.Run("session", func(t *testing.T) {
+		// The state is checked; the memory fails before the session is.
+		flaky := &flakyConsumed{ok: 1, inner: newConsumedSet(time.Now)}
+		e, _ := githubEnv(t, "session", octocat(), func(c *Config) { c.OAuthConsumed = flaky })
+		before := e.userCount()
+		if q := e.connect("github", ""); len(q) != 0 {
+			t.Fatalf("front end got %v, want no query", q)
+		}
+		status, body := e.finish("github", nil)
+		if want := errorJSONFor(503, "ServiceUnavailableError", signInUnavailable); status != http.StatusServiceUnavailable || !strings.Contains(body, want) {
+			t.Errorf("GET /api/auth/github/callback: status = %d, want 503 %s\n%s", status, want, body)
+		}
+		if n := e.userCount(); n != before {
+			t.Errorf("users = %d, want %d", n, before)
+		}
+	})
 }
 
 func TestCookieSealer(t *testing.T) {

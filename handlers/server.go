@@ -84,6 +84,12 @@ type Config struct {
 	// URIs given to providers are a guess: an enabled provider is then
 	// reported at start-up and when one is enabled.
 	PublicURLDefaulted bool
+	// OAuthConsumed remembers the used OAuth states and session ids, so a
+	// replayed callback or session is refused (nil: in this process only).
+	// Instances behind one load balancer must share one, e.g.
+	// cluster.Cluster.Consumed over Redis; when it fails, sign-ins are
+	// refused until it answers.
+	OAuthConsumed Consumed
 	// -- end of OAuth settings --
 	// ExplainDenials adds X-Gatehouse-Denied-By to 403 answers.
 	ExplainDenials bool
