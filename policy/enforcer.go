@@ -62,6 +62,10 @@ type Enforcer struct {
 	// at 100,000 rows.
 	inflight   map[decisionKey]*evaluation
 	generation atomic.Uint64
+
+	// index answers uncached decisions without a scan of every row; nil
+	// when the model is not Gatehouse's (Casbin then decides alone).
+	index *ruleIndex
 }
 
 // evaluation is an uncached decision other callers may wait for.
@@ -123,7 +127,14 @@ func newEnforcer(modelText string, adapter persist.Adapter) (*Enforcer, error) {
 	}
 	// Gatehouse writes the table itself, in transactions; the adapter only loads.
 	e.EnableAutoSave(false)
-	return &Enforcer{casbin: e, model: modelText, decisions: make(map[decisionKey]bool), inflight: make(map[decisionKey]*evaluation)}, nil
+	enf := &Enforcer{casbin: e, model: modelText, decisions: make(map[decisionKey]bool), inflight: make(map[decisionKey]*evaluation)}
+	if modelIndexable(m) {
+		enf.index = newRuleIndex(nil)
+		if err := enf.reindex(); err != nil {
+			return nil, err
+		}
+	}
+	return enf, nil
 }
 
 // Allow reports whether the role may call the route pattern with the method.
@@ -174,7 +185,7 @@ func (e *Enforcer) evaluate(key decisionKey, ev *evaluation) {
 		e.mu.Unlock()
 	}()
 	ev.err = errors.New("policy: enforce: no answer") // replaced unless Enforce panics
-	allowed, err := e.casbin.Enforce(key.role, key.route, key.method)
+	allowed, err := e.decide(key.role, key.route, key.method)
 	ev.allowed, ev.err = allowed, err
 	if err != nil {
 		ev.allowed, ev.err = false, fmt.Errorf("policy: enforce: %w", err)
@@ -245,7 +256,7 @@ func (e *Enforcer) reloadLocked(ctx context.Context) error {
 		return fmt.Errorf("policy: reload: %w", err)
 	}
 	e.revision.Store(rev)
-	return nil
+	return e.reindex()
 }
 
 // ReloadIfChanged reloads when the stored revision differs from the loaded
@@ -357,7 +368,7 @@ func (e *Enforcer) Replace(ctx context.Context, rules []Rule) (err error) {
 		if err := e.casbin.BuildRoleLinks(); err != nil {
 			return fmt.Errorf("policy: replace: %w", err)
 		}
-		return nil
+		return e.reindex()
 	}
 	err = e.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Exec(`DELETE FROM ` + ruleTable).Error; err != nil {
@@ -395,7 +406,11 @@ func (e *Enforcer) applyToMemory(add, remove []Rule) error {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("policy: apply: %w", err)
+		// Memory may hold part of the change: index what it holds.
+		return errors.Join(fmt.Errorf("policy: apply: %w", err), e.reindex())
+	}
+	if e.index != nil {
+		e.index.apply(pAdd, pRemove)
 	}
 	return nil
 }
