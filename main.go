@@ -200,6 +200,14 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		// own registry). config.Parse defaults PUBLIC_URL to this address.
 		OAuthRedirectMode:  cfg.OAuthRedirectMode,
 		PublicURLDefaulted: cfg.PublicURL == fmt.Sprintf("http://localhost:%d", cfg.Port),
+		// With REDIS_URL the used OAuth states are shared by every instance
+		// (a replay on another one is refused); without, each keeps its own.
+		OAuthConsumed: func() handlers.Consumed {
+			if peers == nil {
+				return nil
+			}
+			return peers.Consumed(cluster.DefaultConsumedPrefix)
+		}(),
 		// -- end of OAuth wiring --
 		ExplainDenials: cfg.PolicyExplainDenials,
 	})
