@@ -154,7 +154,9 @@ func (s *Server) authenticate(c *gin.Context) {
 }
 
 // authorize asks the enforcer whether the caller's role may call the matched
-// route pattern with the request's method.
+// route pattern with the request's method. A denial is 403, except for an
+// anonymous caller while the Public role has no permission at all: 401, as
+// Strapi answers.
 func (s *Server) authorize(c *gin.Context) {
 	allowed, err := s.enforcer.Allow(CurrentRole(c), c.FullPath(), c.Request.Method)
 	if err != nil {
@@ -162,6 +164,14 @@ func (s *Server) authorize(c *gin.Context) {
 		return
 	}
 	if !allowed {
+		if _, signedIn := c.Get(userKey); !signedIn {
+			// Strapi: with no permission at all, the Public role does not
+			// authenticate anonymous callers: 401, not 403.
+			if grants, err := s.enforcer.GrantsAnything(PublicRole); err == nil && !grants {
+				s.writeError(c, UnauthorizedError("Missing or invalid credentials"))
+				return
+			}
+		}
 		if s.cfg.ExplainDenials {
 			c.Header("X-Gatehouse-Denied-By", fmt.Sprintf("role=%s; method=%s; route=%s; allow-with=%q",
 				CurrentRole(c), c.Request.Method, c.FullPath(), policy.Rule{Type: "p", Values: []string{CurrentRole(c), c.FullPath(), c.Request.Method}}.String()))

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
@@ -241,4 +243,38 @@ func TestRateLimitIgnoresForgedForwardedFor(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPublicWithoutPermissions: Strapi's Public role authenticates anonymous
+// callers only while it has at least one permission; with none, an
+// anonymous request is 401, not 403. Signed-in callers still get 403.
+func TestPublicWithoutPermissions(t *testing.T) {
+	missing := errorJSONFor(401, "UnauthorizedError", "Missing or invalid credentials")
+	forbidden := errorJSONFor(403, "ForbiddenError", "Forbidden")
+	dropPublic := func(e *testEnv) {
+		t.Helper()
+		if err := e.enforcer.RemoveRole(context.Background(), PublicRole, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inheritOnly := func(e *testEnv) {
+		t.Helper()
+		dropPublic(e)
+		// Public's only permission comes from a role it inherits.
+		if err := e.enforcer.Add([]policy.Rule{
+			{Type: "p", Values: []string{"reader", "/api/users/count", "GET"}},
+			{Type: "g", Values: []string{PublicRole, "reader"}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runScenarios(t, []scenario{
+		{name: "default policy: anonymous denied is 403", method: "GET", url: "/api/users/me", wantStatus: 403, want: []string{forbidden}},
+		{name: "public has no permission: anonymous is 401", method: "GET", url: "/api/users/me", setup: dropPublic, wantStatus: 401, want: []string{missing}},
+		{name: "public has no permission: login route is 401 too", method: "POST", url: "/api/auth/local", body: `{"identifier":"alice","password":"x"}`, setup: dropPublic, wantStatus: 401, want: []string{missing}},
+		{name: "public has no permission: signed-in denial stays 403", method: "GET", url: "/api/users", caller: "authenticated", setup: dropPublic, wantStatus: 403, want: []string{forbidden}},
+		{name: "public has no permission: signed-in allowed route", method: "GET", url: "/api/users/me", caller: "authenticated", setup: dropPublic, wantStatus: 200},
+		{name: "public inherits one permission: other routes are 403", method: "GET", url: "/api/users/me", setup: inheritOnly, wantStatus: 403, want: []string{forbidden}},
+		{name: "public inherits one permission: that route is allowed", method: "GET", url: "/api/users/count", setup: inheritOnly, wantStatus: 200},
+	})
 }

@@ -31,6 +31,8 @@ type ruleIndex struct {
 	// patterns holds the rows whose route has a *, by subject, each with
 	// its keyMatch2 expression compiled once.
 	patterns map[string][]patternRule
+	// rows counts the rows of each subject.
+	rows map[string]int
 }
 
 type exactRule struct{ sub, route, method string }
@@ -76,6 +78,7 @@ func (ix *ruleIndex) reset(rows [][]string) {
 	defer ix.mu.Unlock()
 	ix.exact = make(map[exactRule]struct{}, len(rows))
 	ix.patterns = make(map[string][]patternRule)
+	ix.rows = make(map[string]int)
 	for _, row := range rows {
 		ix.addLocked(row)
 	}
@@ -92,13 +95,17 @@ func (ix *ruleIndex) apply(add, remove [][]string) {
 		}
 		sub, route, method := row[0], row[1], row[2]
 		if !strings.Contains(route, "*") {
-			delete(ix.exact, exactRule{sub, route, method})
+			if _, ok := ix.exact[exactRule{sub, route, method}]; ok {
+				delete(ix.exact, exactRule{sub, route, method})
+				ix.removedRow(sub)
+			}
 			continue
 		}
 		rules := ix.patterns[sub]
 		for i, p := range rules {
 			if p.route == route && p.method == method {
 				rules = append(rules[:i:i], rules[i+1:]...)
+				ix.removedRow(sub)
 				break
 			}
 		}
@@ -119,7 +126,10 @@ func (ix *ruleIndex) addLocked(row []string) {
 	}
 	sub, route, method := row[0], row[1], row[2]
 	if !strings.Contains(route, "*") {
-		ix.exact[exactRule{sub, route, method}] = struct{}{}
+		if _, ok := ix.exact[exactRule{sub, route, method}]; !ok {
+			ix.exact[exactRule{sub, route, method}] = struct{}{}
+			ix.rows[sub]++
+		}
 		return
 	}
 	for _, p := range ix.patterns[sub] {
@@ -129,6 +139,25 @@ func (ix *ruleIndex) addLocked(row []string) {
 	}
 	re, err := compileKeyMatch2(route)
 	ix.patterns[sub] = append(ix.patterns[sub], patternRule{route: route, method: method, re: re, err: err})
+	ix.rows[sub]++
+}
+
+func (ix *ruleIndex) removedRow(sub string) {
+	if ix.rows[sub]--; ix.rows[sub] <= 0 {
+		delete(ix.rows, sub)
+	}
+}
+
+// grants reports whether one of the subjects has a row.
+func (ix *ruleIndex) grants(subjects []string) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	for _, sub := range subjects {
+		if ix.rows[sub] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // allow reports whether a row of one of the subjects (the role and every
@@ -179,6 +208,21 @@ func (e *Enforcer) decide(role, route, method string) (bool, error) {
 		return false, err
 	}
 	return e.index.allow(append(inherited, role), route, method)
+}
+
+// GrantsAnything reports whether the role, or a role it inherits, has at
+// least one p rule. Strapi answers an anonymous request 401 rather than 403
+// when the Public role has no permission at all.
+func (e *Enforcer) GrantsAnything(role string) (bool, error) {
+	if e.index == nil {
+		perms, err := e.casbin.GetImplicitPermissionsForUser(role)
+		return len(perms) > 0, err
+	}
+	inherited, err := e.casbin.GetImplicitRolesForUser(role)
+	if err != nil {
+		return false, err
+	}
+	return e.index.grants(append(inherited, role)), nil
 }
 
 // reindex rebuilds the index from the rules in memory (after a load).

@@ -70,6 +70,13 @@ func casbinAlone(t *testing.T, rules []Rule) *casbin.Enforcer {
 func agree(t *testing.T, what string, e *Enforcer, ref *casbin.Enforcer) {
 	t.Helper()
 	for _, role := range append(indexRoles, "stranger") {
+		perms, err := ref.GetImplicitPermissionsForUser(role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if grants, err := e.GrantsAnything(role); err != nil || grants != (len(perms) > 0) {
+			t.Fatalf("%s: GrantsAnything(%s) = %v, %v; Casbin's permissions: %v", what, role, grants, err, perms)
+		}
 		for _, route := range indexAskedRoutes {
 			for _, method := range indexMethods[:4] {
 				want, err := ref.Enforce(role, route, method)
