@@ -121,9 +121,9 @@ func (a *cliApp) announce(ctx context.Context, redisURL string, stderr io.Writer
 		return nil
 	}()
 	if err != nil {
-		fmt.Fprintf(stderr, "warning: the change is saved, but the running instances were not told through Redis (%v);\n"+
-			"  they apply it at their next periodic policy reload (POLICY_RELOAD_INTERVAL, never when it is 0; restart them then),\n"+
-			"  and see changed users within 2s\n", err)
+		fmt.Fprintf(stderr, "warning: the change is saved, but the running instances could not be told through Redis (%v);\n"+
+			"  they apply it at their next periodic policy reload (POLICY_RELOAD_INTERVAL; if that is 0, restart them),\n"+
+			"  and see a changed user within 2s\n", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/xml"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,13 +13,20 @@ import (
 // runCLI runs gatehouse with args against the database, returning stdout and the error.
 func runCLI(t *testing.T, db string, args ...string) (string, error) {
 	t.Helper()
+	out, _, err := runCLIStderr(t, db, args...)
+	return out, err
+}
+
+// runCLIStderr is runCLI also returning what the command wrote to stderr.
+func runCLIStderr(t *testing.T, db string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	cmd := rootCommand()
 	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SetArgs(append(args, "--database-url", "sqlite://"+db, "--bcrypt-cost", "4"))
-	err := cmd.Execute()
-	return out.String(), err
+	err = cmd.Execute()
+	return out.String(), errOut.String(), err
 }
 
 func writeFile(t *testing.T, name, text string) string {
@@ -144,5 +152,53 @@ func TestRoleAndUserCLI(t *testing.T) {
 	}
 	if out, _ := runCLI(t, db, "role", "list"); strings.Contains(out, "content_editors") {
 		t.Errorf("role still listed:\n%s", out)
+	}
+}
+
+// TestCLIRedisUnreachable: with a REDIS_URL that does not answer, a command
+// that changes something still makes the change and succeeds, warning that
+// the running instances apply it at their periodic reload; a command that
+// changes nothing does not try Redis at all. It needs no Redis.
+func TestCLIRedisUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	redisURL := "redis://:secret@" + ln.Addr().String() + "/0"
+	ln.Close() // nothing listens there now
+	db := filepath.Join(t.TempDir(), "cli.db")
+	if _, err := runCLI(t, db, "admin", "create", "--email", "ed@example.com", "--password", "secret123", "--username", "eddy"); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, args := range [][]string{
+		{"role", "create", "Reviewers"},
+		{"user", "set-role", "ed@example.com", "reviewers"},
+		{"role", "delete", "reviewers"},
+	} {
+		out, stderr, err := runCLIStderr(t, db, append(args, "--redis-url", redisURL)...)
+		if err != nil {
+			t.Errorf("%s with Redis unreachable: %v, want success\n%s", strings.Join(args, " "), err, out)
+		}
+		for _, want := range []string{"warning: the change is saved", "does not answer", "periodic policy reload", "POLICY_RELOAD_INTERVAL"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("%s: stderr = %q, want it to mention %q", strings.Join(args, " "), stderr, want)
+			}
+		}
+		if strings.Contains(stderr, "secret") {
+			t.Errorf("%s: stderr = %q leaks the Redis password", strings.Join(args, " "), stderr)
+		}
+	}
+	// The changes were made: ed went to reviewers, then back to the
+	// default role when reviewers was deleted.
+	out, err := runCLI(t, db, "role", "list")
+	if err != nil || strings.Contains(out, "reviewers") || !strings.Contains(strings.Join(strings.Fields(out), " "), "authenticated Authenticated 1") {
+		t.Errorf("role list after the changes: %v\n%s", err, out)
+	}
+	if _, stderr, err := runCLIStderr(t, db, "role", "list", "--redis-url", redisURL); err != nil || stderr != "" {
+		t.Errorf("role list with Redis unreachable: %v, stderr = %q, want no warning", err, stderr)
+	}
+	if _, stderr, err := runCLIStderr(t, db, "role", "create", "Reviewers"); err != nil || stderr != "" {
+		t.Errorf("role create without REDIS_URL: %v, stderr = %q, want no warning", err, stderr)
 	}
 }

@@ -130,3 +130,132 @@ func TestRedisUnreachableRefusesToStart(t *testing.T) {
 		}
 	}
 }
+
+// redisTestAddr returns GATEHOUSE_TEST_REDIS_ADDR or skips the test.
+func redisTestAddr(t *testing.T) string {
+	t.Helper()
+	addr := os.Getenv("GATEHOUSE_TEST_REDIS_ADDR")
+	if addr == "" {
+		t.Skip("set GATEHOUSE_TEST_REDIS_ADDR=127.0.0.1:6379 to run the Redis suite against a real Redis")
+	}
+	return addr
+}
+
+// within polls cond every 100µs until it holds and returns the time since
+// start, failing the test when bound passed first.
+func within(t *testing.T, start time.Time, bound time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	tick := time.NewTicker(100 * time.Microsecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Since(start) > bound {
+			t.Fatalf("%s: not within %s", what, bound)
+		}
+		<-tick.C
+	}
+	return time.Since(start)
+}
+
+// TestRedisUserBlockedReachesOtherInstance: two instances wired by newApp
+// with REDIS_URL, whose user caches would keep a user for an hour; a user
+// blocked through A's API is refused on B within 200ms, although B had
+// verified the user's token and cached the user; unblocked, B lets them in
+// again as fast.
+func TestRedisUserBlockedReachesOtherInstance(t *testing.T) {
+	addr := redisTestAddr(t)
+	databaseURL := "sqlite://" + filepath.Join(t.TempDir(), "gatehouse.db")
+	extra := map[string]string{"REDIS_URL": "redis://" + addr + "/0"}
+	a := startApp(t, databaseURL, extra)
+	b := startApp(t, databaseURL, extra)
+	a.store.SetUserCacheTTL(time.Hour)
+	b.store.SetUserCacheTTL(time.Hour)
+
+	admin := a.login("admin@example.com", "admin-password")
+	if code, body := a.register("blockme", "blockme@example.com"); code != http.StatusOK {
+		t.Fatalf("register: status = %d\n%s", code, body)
+	}
+	token := b.login("blockme@example.com", "correct-horse")
+	var user struct{ ID uint }
+	if err := json.Unmarshal([]byte(b.expect(http.StatusOK, "GET", "/api/users/me", "", token)), &user); err != nil || user.ID == 0 {
+		t.Fatalf("GET /api/users/me on B: no id (%v)", err)
+	}
+
+	const bound = 200 * time.Millisecond
+	for _, blocked := range []bool{true, false} {
+		start := time.Now()
+		a.expect(http.StatusOK, "PUT", fmt.Sprintf("/api/users/%d", user.ID), fmt.Sprintf(`{"blocked":%t}`, blocked), admin)
+		want := http.StatusOK
+		if blocked {
+			want = http.StatusUnauthorized
+		}
+		var body string
+		took := within(t, start, bound, fmt.Sprintf("blocked=%t through A, GET /api/users/me on B answering %d", blocked, want), func() bool {
+			var code int
+			code, body = b.do("GET", "/api/users/me", "", token)
+			return code == want
+		})
+		if blocked && !strings.Contains(body, `"name":"UnauthorizedError"`) {
+			t.Errorf("GET /api/users/me on B for a blocked user: body = %s, want an UnauthorizedError envelope", body)
+		}
+		t.Logf("blocked=%t through A's API: B answers %d after %s", blocked, want, took)
+	}
+}
+
+// TestRedisCLIAnnounces: with REDIS_URL the CLI tells the running instances
+// what it changed, so a running instance B (with no periodic reload at all
+// here, and a user cache keeping users for an hour) applies a role creation,
+// a policy import and a user's new role within 2s — against a periodic
+// reload of 10s by default.
+func TestRedisCLIAnnounces(t *testing.T) {
+	addr := redisTestAddr(t)
+	db := filepath.Join(t.TempDir(), "gatehouse.db")
+	redisURL := "redis://" + addr + "/0"
+	b := startApp(t, "sqlite://"+db, map[string]string{"REDIS_URL": redisURL})
+	b.store.SetUserCacheTTL(time.Hour)
+	const bound = 2 * time.Second
+
+	t.Run("role create", func(t *testing.T) {
+		before := b.enforcer.Revision()
+		start := time.Now()
+		if out, err := runCLI(t, db, "role", "create", "Reviewers", "--redis-url", redisURL); err != nil {
+			t.Fatalf("role create: %v\n%s", err, out)
+		}
+		took := within(t, start, bound, "B's enforcer moving past revision "+fmt.Sprint(before), func() bool { return b.enforcer.Revision() > before })
+		t.Logf("role create by the CLI in force on B after %s (the command included)", took)
+	})
+
+	t.Run("policy import", func(t *testing.T) {
+		b.expect(http.StatusForbidden, "GET", "/api/users/count", "", "")
+		out, err := runCLI(t, db, "policy", "export")
+		if err != nil {
+			t.Fatal(err)
+		}
+		granted := writeFile(t, "granted.csv", out+"p, public, /api/users/count, GET\n")
+		start := time.Now()
+		if out, err := runCLI(t, db, "policy", "import", granted, "--redis-url", redisURL); err != nil {
+			t.Fatalf("policy import: %v\n%s", err, out)
+		}
+		took := within(t, start, bound, "public GET /api/users/count allowed on B", func() bool {
+			code, _ := b.do("GET", "/api/users/count", "", "")
+			return code == http.StatusOK
+		})
+		t.Logf("policy import by the CLI in force on B after %s", took)
+	})
+
+	t.Run("user set-role", func(t *testing.T) {
+		if code, body := b.register("promoted", "promoted@example.com"); code != http.StatusOK {
+			t.Fatalf("register: status = %d\n%s", code, body)
+		}
+		token := b.login("promoted@example.com", "correct-horse")
+		b.expect(http.StatusForbidden, "GET", "/api/users?limit=1", "", token) // cached on B as authenticated
+		start := time.Now()
+		if out, err := runCLI(t, db, "user", "set-role", "promoted@example.com", "admin", "--redis-url", redisURL); err != nil {
+			t.Fatalf("user set-role: %v\n%s", err, out)
+		}
+		took := within(t, start, bound, "the promoted user listing users on B", func() bool {
+			code, _ := b.do("GET", "/api/users?limit=1", "", token)
+			return code == http.StatusOK
+		})
+		t.Logf("user set-role by the CLI in force on B after %s", took)
+	})
+}
