@@ -101,7 +101,7 @@ func agree(t *testing.T, what string, e *Enforcer, ref *casbin.Enforcer) {
 // incremental changes (the index is updated in place, not rebuilt).
 func TestIndexAgreesWithCasbin(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 2026))
-	for i := range 60 {
+	for i := range 30 {
 		rules := randomRules(r, 1+r.IntN(12), r.IntN(6))
 		e, err := NewFromRules(Model, rules)
 		if err != nil {
@@ -111,7 +111,7 @@ func TestIndexAgreesWithCasbin(t *testing.T) {
 			t.Fatal("an enforcer on Gatehouse's model is not indexed")
 		}
 		agree(t, fmt.Sprintf("policy %d", i), e, casbinAlone(t, rules))
-		for step := range 5 {
+		for step := range 4 {
 			add, remove := randomRules(r, r.IntN(4), r.IntN(2)), randomRules(r, r.IntN(4), r.IntN(2))
 			if r.IntN(2) == 0 { // remove rows that are there
 				current, _ := e.Rules()
