@@ -200,7 +200,7 @@ func (s *Store) Close() error {
 // Migrate creates or updates Gatehouse's tables (not casbin_rule: the policy
 // package's adapter owns that one).
 func (s *Store) Migrate() error {
-	if err := s.DB.AutoMigrate(&Role{}, &User{}, &Setting{}); err != nil {
+	if err := s.DB.AutoMigrate(&Role{}, &User{}, &Setting{}, &Session{}); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	return nil
