@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,8 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/store"
 )
 
 const (
@@ -165,6 +169,24 @@ func chromiumPath(t *testing.T) string {
 type browserPage struct {
 	t   *testing.T
 	ctx context.Context
+
+	dialogMu      sync.Mutex
+	dialogs       []page.EventJavascriptDialogOpening // every dialog the page opened
+	acceptConfirm bool                                // answer to confirm(): OK (true) or Cancel
+}
+
+// answerConfirm sets the answer to the page's next confirm() dialogs.
+func (p *browserPage) answerConfirm(accept bool) {
+	p.dialogMu.Lock()
+	defer p.dialogMu.Unlock()
+	p.acceptConfirm = accept
+}
+
+// openedDialogs returns the dialogs the page opened so far.
+func (p *browserPage) openedDialogs() []page.EventJavascriptDialogOpening {
+	p.dialogMu.Lock()
+	defer p.dialogMu.Unlock()
+	return append([]page.EventJavascriptDialogOpening(nil), p.dialogs...)
 }
 
 const stepTimeout = 15 * time.Second
@@ -222,7 +244,26 @@ func newBrowserPage(t *testing.T, bin string) (*browserPage, func() []chromedp.C
 			mu.Unlock()
 		}
 	}()
-	return &browserPage{t: t, ctx: ctx}, func() []chromedp.ConsoleMessage {
+	// Dialogs block the page (and the click that opened them) until they
+	// are answered: each is recorded, and answered here, a confirm() as
+	// answerConfirm says, anything else dismissed.
+	p := &browserPage{t: t, ctx: ctx}
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for ev, err := range dialogs {
+			if err != nil {
+				return
+			}
+			p.dialogMu.Lock()
+			p.dialogs = append(p.dialogs, ev)
+			accept := ev.Type == page.DialogTypeConfirm && p.acceptConfirm
+			p.dialogMu.Unlock()
+			if _, err := chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: accept}); err != nil {
+				return
+			}
+		}
+	}()
+	return p, func() []chromedp.ConsoleMessage {
 		mu.Lock()
 		defer mu.Unlock()
 		return append([]chromedp.ConsoleMessage(nil), messages...)
@@ -580,6 +621,10 @@ func TestAdminPageBrowser(t *testing.T) {
 		p.waitText("#check-status", "No route matches DELETE /api/nothing")
 	})
 
+	testAdminPageUsers(t, p, a, srv)
+	testAdminPageTemplates(t, p, srv)
+	testAdminPageProviders(t, p, a, srv)
+
 	t.Run("log out forgets the token", func(t *testing.T) {
 		p.t = t
 		p.do("log out", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login-form")))
@@ -589,7 +634,20 @@ func TestAdminPageBrowser(t *testing.T) {
 		if got := eval[string](p, `document.getElementById('policy-csv').value`); got != "" {
 			t.Errorf("the policy is still in the page after logging out")
 		}
+		for _, sel := range []string{"#users-body", "#templates-forms", "#providers-body", "#provider-fields"} {
+			if got := p.text(sel); got != "" {
+				t.Errorf("%s still shows %q after logging out", sel, got)
+			}
+		}
 	})
+
+	// The only dialogs are the deletion's confirm(): no alert, whatever the
+	// user names held.
+	for _, d := range p.openedDialogs() {
+		if d.Type != page.DialogTypeConfirm || !strings.HasPrefix(d.Message, "Delete the user") {
+			t.Errorf("the page opened a %s dialog: %q", d.Type, d.Message)
+		}
+	}
 
 	// The page must run without exceptions and without CSP violations (an
 	// inline script or style would be one). Failed API calls (4xx) are logged
@@ -627,4 +685,448 @@ func (p *browserPage) screenshot(name string) {
 		}
 		t.Logf("screenshot: %s", path)
 	}
+}
+
+// apiRequest sends a JSON request (token "" for none) and returns the status
+// and the body.
+func apiRequest(t *testing.T, method, url, token string, body any) (int, []byte) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+// loginStatus is the status and body of POST /api/auth/local.
+func loginStatus(t *testing.T, srvURL, identifier, password string) (int, string) {
+	t.Helper()
+	status, body := apiRequest(t, http.MethodPost, srvURL+"/api/auth/local", "", map[string]string{"identifier": identifier, "password": password})
+	return status, string(body)
+}
+
+// adminToken logs the admin in from Go.
+func adminToken(t *testing.T, srvURL string) string {
+	t.Helper()
+	status, body := apiRequest(t, http.MethodPost, srvURL+"/api/auth/local", "", map[string]string{"identifier": adminPageEmail, "password": adminPagePassword})
+	var out struct {
+		JWT string `json:"jwt"`
+	}
+	if status != http.StatusOK || json.Unmarshal(body, &out) != nil || out.JWT == "" {
+		t.Fatalf("POST /api/auth/local as the admin: status = %d, want 200\n%s", status, body)
+	}
+	return out.JWT
+}
+
+// waitUsersList waits until the users list is shown and its latest load has
+// finished.
+func (p *browserPage) waitUsersList() {
+	p.t.Helper()
+	p.waitTrue("the users list is loaded", `!document.getElementById('users-view').hidden && !document.getElementById('users-table').hasAttribute('aria-busy')`)
+}
+
+// waitProvidersList waits until the providers list is shown and loaded.
+func (p *browserPage) waitProvidersList() {
+	p.t.Helper()
+	p.waitTrue("the providers list is loaded", `!document.getElementById('providers-view').hidden && !document.getElementById('providers-table').hasAttribute('aria-busy')`)
+}
+
+// noSecretsInPage fails when the page's markup or any field's value holds one
+// of the strings.
+func (p *browserPage) noSecretsInPage(secrets ...string) {
+	p.t.Helper()
+	page := eval[string](p, `document.documentElement.outerHTML + '\n' + [...document.querySelectorAll('input, textarea, select')].map(e => e.value).join('\n')`)
+	for _, s := range secrets {
+		if strings.Contains(page, s) {
+			p.t.Errorf("the page shows %q", s)
+		}
+	}
+}
+
+const xssUsername = `<img src=x onerror=alert(1)>`
+
+// testAdminPageUsers drives the users screen: pages, search, a username
+// that is markup, a role change, block and unblock, confirm and delete,
+// each checked in the database or through the API.
+func testAdminPageUsers(t *testing.T, p *browserPage, a *app, srv *httptest.Server) {
+	ctx := context.Background()
+	token := adminToken(t, srv.URL)
+	create := func(username, email, password string, confirmed bool) uint {
+		t.Helper()
+		status, body := apiRequest(t, http.MethodPost, srv.URL+"/api/users", token,
+			map[string]any{"username": username, "email": email, "password": password, "confirmed": confirmed})
+		var u struct {
+			ID uint `json:"id"`
+		}
+		if status != http.StatusCreated || json.Unmarshal(body, &u) != nil {
+			t.Fatalf("POST /api/users %s: status = %d, want 201\n%s", username, status, body)
+		}
+		return u.ID
+	}
+	xssID := create(xssUsername, "xss@example.com", "xss-user-password", true)
+	carolID := create("carol", "carol@example.com", "carol-password", false)
+	for i := 1; i <= 11; i++ {
+		create(fmt.Sprintf("user%02d", i), fmt.Sprintf("user%02d@example.org", i), "filler-password", true)
+	}
+	daveID := create("dave", "dave@example.com", "dave-password", true)
+	adminRole, err := a.store.Roles().ByType(ctx, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := func(id uint) string { return fmt.Sprintf(`#users-body tr[data-user-id="%d"]`, id) }
+
+	if !t.Run("users: pages and search; a username is text, never HTML", func(t *testing.T) {
+		p.t = t
+		p.do("open the users tab", chromedp.Click(chromedp.CSS(`#nav a[data-tab="users"]`)))
+		p.waitUsersList()
+		p.waitText("#users-total", "15 users")
+		p.waitText("#users-page", "Page 1 of 2")
+		if n := eval[int](p, `document.querySelectorAll('#users-body tr').length`); n != 10 {
+			t.Errorf("page 1 shows %d users, want 10", n)
+		}
+		if !eval[bool](p, `document.getElementById('users-prev').disabled && !document.getElementById('users-next').disabled`) {
+			t.Errorf("on page 1 of 2: Previous must be disabled, Next enabled")
+		}
+		p.screenshot("users-list.png")
+		p.do("next page", chromedp.Click(chromedp.CSS("#users-next")))
+		p.waitText("#users-page", "Page 2 of 2")
+		p.waitUsersList()
+		if n := eval[int](p, `document.querySelectorAll('#users-body tr').length`); n != 5 {
+			t.Errorf("page 2 shows %d users, want 5", n)
+		}
+		p.waitText("#users-body", "dave@example.com")
+
+		p.do("search, in another case", chromedp.SetValue(chromedp.CSS("#users-search"), "IMG SRC"), chromedp.Click(chromedp.CSS("#users-search-submit")))
+		p.waitText("#users-total", "1 user")
+		p.waitUsersList()
+		p.waitText("#users-page", "Page 1 of 1")
+		if got := p.text(row(xssID) + " .user-name"); got != xssUsername {
+			t.Errorf("the username shows as %q, want the text %q", got, xssUsername)
+		}
+		if n := eval[int](p, `document.querySelectorAll('#users-body img, main img, [onerror]').length`); n != 0 {
+			t.Errorf("%d elements were created from a username", n)
+		}
+		p.do("search by email", chromedp.SetValue(chromedp.CSS("#users-search"), "carol@EXAMPLE"), chromedp.Click(chromedp.CSS("#users-search-submit")))
+		p.waitText("#users-total", "1 user")
+		p.waitUsersList()
+		p.waitText(row(carolID), "Unconfirmed")
+		eval[chromedp.Void](p, `document.getElementById('users-search').value = ''`)
+		p.do("clear the search", chromedp.Click(chromedp.CSS("#users-search-submit")))
+		p.waitText("#users-total", "15 users")
+		p.waitUsersList()
+		p.noSecretsInPage("$2a$", "$2b$", "carol-password", "xss-user-password")
+	}) {
+		return
+	}
+
+	t.Run("users: change a role", func(t *testing.T) {
+		p.t = t
+		authenticated, err := a.store.Roles().ByType(ctx, "authenticated")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := eval[string](p, fmt.Sprintf(`document.querySelector(%q).value`, row(carolID)+" select.user-role")); got != fmt.Sprint(authenticated.ID) {
+			t.Fatalf("carol's role select = %q, want %d (authenticated)", got, authenticated.ID)
+		}
+		p.clearStatus("users-status")
+		eval[chromedp.Void](p, fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event('change')); })()`,
+			row(carolID)+" select.user-role", fmt.Sprint(adminRole.ID)))
+		p.waitText("#users-status", "Changed the role of carol to Admin.")
+		p.waitUsersList()
+		u, err := a.store.Users().ByID(ctx, carolID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.RoleID == nil || *u.RoleID != adminRole.ID {
+			t.Errorf("carol's role_id = %v, want %d (admin)", u.RoleID, adminRole.ID)
+		}
+		status, body := apiRequest(t, http.MethodGet, fmt.Sprintf("%s/api/users/%d?populate=role", srv.URL, carolID), token, nil)
+		if status != http.StatusOK || !strings.Contains(string(body), `"type":"admin"`) {
+			t.Errorf("GET /api/users/%d: status = %d, want 200 with the admin role\n%s", carolID, status, body)
+		}
+		if got := eval[string](p, fmt.Sprintf(`document.querySelector(%q).value`, row(carolID)+" select.user-role")); got != fmt.Sprint(adminRole.ID) {
+			t.Errorf("carol's role select = %q after reloading, want %d", got, adminRole.ID)
+		}
+	})
+
+	t.Run("users: block, then the login fails; unblock; confirm", func(t *testing.T) {
+		p.t = t
+		if status, body := loginStatus(t, srv.URL, "carol@example.com", "carol-password"); status != http.StatusOK {
+			t.Fatalf("carol's login before blocking: status = %d, want 200\n%s", status, body)
+		}
+		p.clearStatus("users-status")
+		p.do("block carol", chromedp.Click(chromedp.CSS(row(carolID)+` button[data-action="block"]`)))
+		p.waitText("#users-status", "Blocked carol.")
+		p.waitUsersList()
+		p.waitText(row(carolID), "Blocked")
+		status, body := loginStatus(t, srv.URL, "carol@example.com", "carol-password")
+		if status != http.StatusBadRequest || !strings.Contains(body, "Your account has been blocked by an administrator") {
+			t.Errorf("carol's login after blocking: status = %d, want 400 blocked\n%s", status, body)
+		}
+
+		p.clearStatus("users-status")
+		p.do("unblock carol", chromedp.Click(chromedp.CSS(row(carolID)+` button[data-action="unblock"]`)))
+		p.waitText("#users-status", "Unblocked carol.")
+		p.waitUsersList()
+		if status, body := loginStatus(t, srv.URL, "carol", "carol-password"); status != http.StatusOK {
+			t.Errorf("carol's login after unblocking: status = %d, want 200\n%s", status, body)
+		}
+
+		p.clearStatus("users-status")
+		p.do("confirm carol", chromedp.Click(chromedp.CSS(row(carolID)+` button[data-action="confirm"]`)))
+		p.waitText("#users-status", "Confirmed carol.")
+		p.waitUsersList()
+		p.waitTrue("the Confirm button is gone", fmt.Sprintf(`document.querySelector(%q) === null`, row(carolID)+` button[data-action="confirm"]`))
+		if u, err := a.store.Users().ByID(ctx, carolID); err != nil || !u.Confirmed || u.Blocked {
+			t.Errorf("carol: confirmed = %v, blocked = %v (%v); want confirmed and not blocked", u.Confirmed, u.Blocked, err)
+		}
+	})
+
+	t.Run("users: delete asks first", func(t *testing.T) {
+		p.t = t
+		p.do("next page", chromedp.Click(chromedp.CSS("#users-next")))
+		p.waitText("#users-page", "Page 2 of 2")
+		p.waitUsersList()
+		p.answerConfirm(false)
+		p.do("delete dave, then cancel", chromedp.Click(chromedp.CSS(row(daveID)+` button[data-action="delete"]`)))
+		if d := p.openedDialogs(); len(d) != 1 || !strings.Contains(d[0].Message, "dave@example.com") {
+			t.Fatalf("dialogs = %+v, want one confirm naming dave", d)
+		}
+		if _, err := a.store.Users().ByID(ctx, daveID); err != nil {
+			t.Fatalf("dave after a cancelled deletion: %v", err)
+		}
+		p.answerConfirm(true)
+		p.clearStatus("users-status")
+		p.do("delete dave", chromedp.Click(chromedp.CSS(row(daveID)+` button[data-action="delete"]`)))
+		p.waitText("#users-status", "Deleted the user dave.")
+		p.waitUsersList()
+		p.waitText("#users-total", "14 users")
+		p.waitTrue("dave's row is gone", fmt.Sprintf(`document.querySelector(%q) === null`, row(daveID)))
+		if _, err := a.store.Users().ByID(ctx, daveID); err == nil {
+			t.Errorf("dave is still in the database")
+		}
+		if status, _ := loginStatus(t, srv.URL, "dave@example.com", "dave-password"); status != http.StatusBadRequest {
+			t.Errorf("dave's login after deletion: status = %d, want 400", status)
+		}
+		p.answerConfirm(false)
+	})
+}
+
+// testAdminPageTemplates edits the reset-password template, reads it back
+// through the API, and checks that a template the server refuses shows its
+// error and changes nothing.
+func testAdminPageTemplates(t *testing.T, p *browserPage, srv *httptest.Server) {
+	const msg = "#tpl-reset_password-message"
+	type options struct {
+		From          struct{ Name, Email string } `json:"from"`
+		ResponseEmail string                       `json:"response_email"`
+		Object        string                       `json:"object"`
+		Message       string                       `json:"message"`
+	}
+	type template struct {
+		Options options `json:"options"`
+	}
+	readBack := func(t *testing.T) map[string]template {
+		t.Helper()
+		status, body := apiRequest(t, http.MethodGet, srv.URL+"/api/users-permissions/email-templates", adminToken(t, srv.URL), nil)
+		var out map[string]template
+		if status != http.StatusOK || json.Unmarshal(body, &out) != nil {
+			t.Fatalf("GET /api/users-permissions/email-templates: status = %d, want 200\n%s", status, body)
+		}
+		return out
+	}
+
+	t.Run("email templates: edit, save, read back", func(t *testing.T) {
+		p.t = t
+		p.do("open the templates tab", chromedp.Click(chromedp.CSS(`#nav a[data-tab="email-templates"]`)), chromedp.WaitVisible(chromedp.CSS(msg)))
+		p.waitTrue("the templates are loaded", `document.querySelector('#tpl-reset_password-message').value.includes('<p>We heard that you lost your password.')`)
+		p.waitTrue("both templates are shown", `document.querySelector('#tpl-email_confirmation-message').value.includes('?confirmation=<%= CODE %>')`)
+		// The HTML of the templates is text in the fields, not elements.
+		if n := eval[int](p, `document.querySelectorAll('#templates-forms p:not(.muted)').length`); n != 0 {
+			t.Errorf("%d paragraphs were created from template HTML", n)
+		}
+		p.screenshot("email-templates.png")
+		const message = "<p>Reset it here: <%= URL %>?code=<%= TOKEN %></p>\n<p>— the <b>Gatehouse</b> team</p>"
+		p.do("edit the reset-password template",
+			chromedp.SetValue(chromedp.CSS("#tpl-reset_password-from-name"), "Gatehouse <team>"),
+			chromedp.SetValue(chromedp.CSS("#tpl-reset_password-from-email"), "team@example.com"),
+			chromedp.SetValue(chromedp.CSS("#tpl-reset_password-reply-to"), "help@example.com"),
+			chromedp.SetValue(chromedp.CSS("#tpl-reset_password-subject"), "Your new Gatehouse password, <%= USER.username %>"),
+			chromedp.SetValue(chromedp.CSS(msg), message),
+			chromedp.Click(chromedp.CSS("#tpl-reset_password-save")))
+		p.waitText("#tpl-reset_password-status", "Saved the Reset password template.")
+		got := readBack(t)["reset_password"].Options
+		if got.From.Name != "Gatehouse <team>" || got.From.Email != "team@example.com" || got.ResponseEmail != "help@example.com" ||
+			got.Object != "Your new Gatehouse password, <%= USER.username %>" || got.Message != message {
+			t.Errorf("stored reset_password = %+v, want the edited values", got)
+		}
+		if n := eval[int](p, `document.querySelectorAll('#templates-forms b').length`); n != 0 {
+			t.Errorf("the template's <b> became an element")
+		}
+	})
+
+	t.Run("email templates: the server's validation error is shown", func(t *testing.T) {
+		p.t = t
+		before := readBack(t)["reset_password"].Options
+		p.do("save a template with an unknown variable",
+			chromedp.SetValue(chromedp.CSS(msg), "<p><%= PASSWORD %></p>"),
+			chromedp.Click(chromedp.CSS("#tpl-reset_password-save")))
+		p.waitText("#tpl-reset_password-status", "Invalid template")
+		p.waitText("#tpl-reset_password-status", "is not one of the keys")
+		if got := readBack(t)["reset_password"].Options; got != before {
+			t.Errorf("a refused template changed the stored one: %+v, want %+v", got, before)
+		}
+		if got := eval[string](p, `document.querySelector('#tpl-reset_password-message').value`); got != "<p><%= PASSWORD %></p>" {
+			t.Errorf("the editor lost the user's text after an error: %q", got)
+		}
+		p.do("save a bad sender address",
+			chromedp.SetValue(chromedp.CSS("#tpl-email_confirmation-from-email"), "not-an-address"),
+			chromedp.Click(chromedp.CSS("#tpl-email_confirmation-save")))
+		p.waitText("#tpl-email_confirmation-status", "options.from.email must be a valid email")
+		if !eval[bool](p, `!document.getElementById('tpl-email_confirmation-save').disabled`) {
+			t.Errorf("the Save button stays disabled after the answer")
+		}
+	})
+}
+
+// testAdminPageProviders drives the providers screen: the list, an enable
+// the server refuses, the editor (enable GitHub, read it back), the secret
+// kept write-only, and the list's toggle.
+func testAdminPageProviders(t *testing.T, p *browserPage, a *app, srv *httptest.Server) {
+	const secret = "gh-client-secret-value-42"
+	type provider struct {
+		Enabled  bool     `json:"enabled"`
+		Key      string   `json:"key"`
+		Secret   string   `json:"secret"`
+		Callback string   `json:"callback"`
+		Scope    []string `json:"scope"`
+	}
+	readBack := func(t *testing.T) provider {
+		t.Helper()
+		status, body := apiRequest(t, http.MethodGet, srv.URL+"/api/users-permissions/providers", adminToken(t, srv.URL), nil)
+		var out map[string]provider
+		if status != http.StatusOK || json.Unmarshal(body, &out) != nil {
+			t.Fatalf("GET /api/users-permissions/providers: status = %d, want 200\n%s", status, body)
+		}
+		return out["github"]
+	}
+	storedSecret := func(t *testing.T) string {
+		t.Helper()
+		var grant map[string]provider
+		if _, err := a.store.Settings().Get(context.Background(), store.KeyGrant, &grant); err != nil {
+			t.Fatal(err)
+		}
+		return grant["github"].Secret
+	}
+	const github = `#providers-body tr[data-provider="github"]`
+
+	t.Run("providers: enabling without a key shows the API's errors", func(t *testing.T) {
+		p.t = t
+		p.do("open the providers tab", chromedp.Click(chromedp.CSS(`#nav a[data-tab="providers"]`)))
+		p.waitProvidersList()
+		p.waitText(`#providers-body tr[data-provider="email"]`, "password login")
+		if !p.checked(`#providers-body tr[data-provider="email"] input.provider-enabled`) || p.checked(github+" input.provider-enabled") {
+			t.Errorf("the list shows email off or github on")
+		}
+		p.waitText(github+" td:nth-child(4)", "not set")
+		p.clearStatus("providers-status")
+		p.do("tick github", chromedp.Click(chromedp.CSS(github+" input.provider-enabled")))
+		p.waitText("#providers-status", "2 errors occurred")
+		p.waitText("#providers-status", "key is required when the provider is enabled")
+		p.waitText("#providers-status", "callback is required when the provider is enabled")
+		if p.checked(github + " input.provider-enabled") {
+			t.Errorf("the github toggle stays on after the server refused it")
+		}
+		if got := readBack(t); got.Enabled {
+			t.Errorf("github is enabled after a refused change")
+		}
+	})
+
+	t.Run("providers: enable github in the editor and read it back; the secret is write-only", func(t *testing.T) {
+		p.t = t
+		p.do("open github", chromedp.Click(chromedp.CSS(github+" a.role-link")), chromedp.WaitVisible(chromedp.CSS("#provider-key")))
+		p.waitText("#provider-title", "github")
+		p.waitText("#provider-redirect", "/api/connect/github/callback")
+		p.waitText("#provider-secret-state", "not set")
+		p.do("fill it in and save",
+			chromedp.Click(chromedp.CSS("#provider-enabled")),
+			chromedp.SetValue(chromedp.CSS("#provider-key"), "gh-client-id"),
+			chromedp.SetValue(chromedp.CSS("#provider-secret"), secret),
+			chromedp.SetValue(chromedp.CSS("#provider-callback"), "https://app.example.com/connect/github/redirect"),
+			chromedp.SetValue(chromedp.CSS("#provider-scope"), "read:user, user:email"),
+			chromedp.Click(chromedp.CSS("#provider-save")))
+		p.waitText("#provider-status", "Saved github.")
+		got := readBack(t)
+		if !got.Enabled || got.Key != "gh-client-id" || got.Callback != "https://app.example.com/connect/github/redirect" ||
+			strings.Join(got.Scope, " ") != "read:user user:email" || got.Secret != "••••••••" {
+			t.Errorf("GET providers github = %+v, want enabled with the values saved and the secret masked", got)
+		}
+		if s := storedSecret(t); s != secret {
+			t.Errorf("stored secret = %q, want the one typed", s)
+		}
+		p.waitTrue("the secret is said to be set", `document.querySelector('#provider-secret-state .flag').textContent === 'set'`)
+		if got := eval[string](p, `document.getElementById('provider-secret').value`); got != "" {
+			t.Errorf("the secret field holds %q after saving, want it empty", got)
+		}
+		p.noSecretsInPage(secret, "••••••••")
+		p.screenshot("provider-editor.png")
+
+		p.clearStatus("provider-status")
+		p.do("change the key only", chromedp.SetValue(chromedp.CSS("#provider-key"), "gh-client-id-2"), chromedp.Click(chromedp.CSS("#provider-save")))
+		p.waitText("#provider-status", "Saved github.")
+		if got := readBack(t); got.Key != "gh-client-id-2" || !got.Enabled {
+			t.Errorf("GET providers github = %+v, want key gh-client-id-2, still enabled", got)
+		}
+		if s := storedSecret(t); s != secret {
+			t.Errorf("stored secret = %q after a save with the field left empty, want it kept", s)
+		}
+
+		p.clearStatus("provider-status")
+		p.do("a callback the server refuses", chromedp.SetValue(chromedp.CSS("#provider-callback"), "javascript:alert(1)"), chromedp.Click(chromedp.CSS("#provider-save")))
+		p.waitText("#provider-status", "callback must be an absolute URL")
+		if got := readBack(t); got.Callback != "https://app.example.com/connect/github/redirect" {
+			t.Errorf("callback = %q after a refused save", got.Callback)
+		}
+	})
+
+	t.Run("providers: the list's toggle", func(t *testing.T) {
+		p.t = t
+		p.do("back to the list", chromedp.Click(chromedp.CSS(`.crumbs a[href="#/providers"]`)))
+		p.waitProvidersList()
+		p.waitText(github, "gh-client-id-2")
+		if got := p.text(github + " td:nth-child(4)"); got != "set" {
+			t.Errorf("the list's secret column = %q, want set", got)
+		}
+		if !p.checked(github + " input.provider-enabled") {
+			t.Fatalf("the list shows github off")
+		}
+		p.clearStatus("providers-status")
+		p.do("untick github", chromedp.Click(chromedp.CSS(github+" input.provider-enabled")))
+		p.waitText("#providers-status", "Disabled github.")
+		if got := readBack(t); got.Enabled || got.Key != "gh-client-id-2" {
+			t.Errorf("GET providers github = %+v, want disabled with its key kept", got)
+		}
+		p.waitProvidersList()
+		p.noSecretsInPage(secret, "••••••••")
+	})
 }

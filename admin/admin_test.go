@@ -93,6 +93,51 @@ func TestPageHasNoInlineCode(t *testing.T) {
 	}
 }
 
+// TestPageHasEveryScreen: the sections and tabs of the page, each screen's
+// script, and its assets served with the CSP like the page itself.
+func TestPageHasEveryScreen(t *testing.T) {
+	h := admin.Handler()
+	page := get(t, h, http.MethodGet, "/admin", nil).Body.String()
+	for _, want := range []string{
+		`<section id="roles-view"`, `<section id="role-view"`, `<section id="policy-view"`,
+		`<section id="users-view"`, `<section id="templates-view"`, `<section id="providers-view"`, `<section id="provider-view"`,
+		`href="#/users" data-tab="users"`, `href="#/email-templates" data-tab="email-templates"`, `href="#/providers" data-tab="providers"`,
+		`<input id="users-search"`, `<button id="users-prev"`, `<button id="users-next"`, `<form id="provider-form"`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("index.html lacks %s", want)
+		}
+	}
+	js := get(t, h, http.MethodGet, "/admin/app.js", nil)
+	if got := js.Header().Get("Content-Security-Policy"); got != admin.ContentSecurityPolicy {
+		t.Errorf("GET /admin/app.js: CSP = %q", got)
+	}
+	body := js.Body.String()
+	for _, want := range []string{
+		"'/api/users'", "'/api/users/count'", "UP + '/email-templates'", "UP + '/providers'",
+		"filters[$or][0][username][$containsi]", "pagination[pageSize]", "confirm(",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("app.js lacks %s", want)
+		}
+	}
+	// The page never reads a private field of a user, nor writes a
+	// provider's secret from the API into a field.
+	for _, re := range []*regexp.Regexp{
+		regexp.MustCompile(`\.(?:password|resetPasswordToken|confirmationToken)\b`),
+		regexp.MustCompile(`value:\s*[a-z.]*secret`),
+		regexp.MustCompile(`setAttribute\(\s*['"](?:style|on[a-z]+)`),
+	} {
+		if m := re.FindString(body); m != "" {
+			t.Errorf("app.js has %q", m)
+		}
+	}
+	css := get(t, h, http.MethodGet, "/admin/app.css", nil)
+	if got := css.Header().Get("Content-Security-Policy"); got != admin.ContentSecurityPolicy || !strings.Contains(css.Body.String(), ".pager") {
+		t.Errorf("GET /admin/app.css: CSP = %q, or the users screen's styles are missing", got)
+	}
+}
+
 func TestHandlerStaysInsideTheEmbeddedFiles(t *testing.T) {
 	h := admin.Handler()
 	for _, p := range []string{

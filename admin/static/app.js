@@ -94,8 +94,13 @@
     el.append(h('span', { className: 'status-text' }, message));
   }
 
+  // showError shows an error's message; for an API validation error, also
+  // each field error of details.errors that the message does not already say.
   function showError(id, err) {
     setStatus(id, 'error', err instanceof ApiError ? err.message : String(err && err.message ? err.message : err));
+    const list = err instanceof ApiError && err.details && Array.isArray(err.details.errors) ? err.details.errors : [];
+    const more = list.map((e) => e && typeof e.message === 'string' ? e.message : '').filter((m) => m && m !== err.message);
+    if (more.length) byId(id).append(h('ul', { className: 'status-details' }, more.map((m) => h('li', {}, m))));
   }
 
   // busy disables the buttons while a request runs.
@@ -142,7 +147,12 @@
     }
     const hash = location.hash;
     const m = /^#\/roles\/(\d+)$/.exec(hash);
+    const provider = /^#\/providers\/([a-z0-9_-]{1,64})$/.exec(hash);
     if (m) showRole(m[1]);
+    else if (provider) showProvider(provider[1]);
+    else if (hash === '#/users') showUsers();
+    else if (hash === '#/email-templates') showTemplates();
+    else if (hash === '#/providers') showProviders();
     else if (hash === '#/policy') showPolicy();
     else showRoles();
   }
@@ -193,6 +203,15 @@
     byId('policy-csv').value = '';
     byId('policy-changes').replaceChildren();
     byId('check-result').replaceChildren();
+    byId('users-body').replaceChildren();
+    byId('users-total').textContent = '';
+    byId('users-search').value = '';
+    byId('templates-forms').replaceChildren();
+    byId('providers-body').replaceChildren();
+    byId('provider-fields').replaceChildren();
+    usersSearch = '';
+    usersPage = 1;
+    currentProvider = null;
     policyDirty = false;
     loginMessage = message || '';
     showLogin();
@@ -422,6 +441,395 @@
     }
   }
 
+  // ---- users ------------------------------------------------------------------
+
+  const USERS_PAGE_SIZE = 10;
+  // The fields asked for: the API never returns a private field, and the
+  // page does not even ask for more than it shows.
+  const USER_FIELDS = ['username', 'email', 'confirmed', 'blocked'];
+  let usersPage = 1;
+  let usersSearch = '';
+
+  // usersQuery is the query string of GET /api/users (list) or
+  // /api/users/count: the search as Strapi filters, and for the list the
+  // fields, the role, the order and the page.
+  function usersQuery(list) {
+    const q = new URLSearchParams();
+    if (usersSearch) {
+      q.append('filters[$or][0][username][$containsi]', usersSearch);
+      q.append('filters[$or][1][email][$containsi]', usersSearch);
+    }
+    if (list) {
+      USER_FIELDS.forEach((f, i) => q.append('fields[' + i + ']', f));
+      q.append('populate', 'role');
+      q.append('sort', 'id:asc');
+      q.append('pagination[page]', String(usersPage));
+      q.append('pagination[pageSize]', String(USERS_PAGE_SIZE));
+    }
+    const qs = q.toString();
+    return qs ? '?' + qs : '';
+  }
+
+  function showUsers() {
+    const seq = show('users-view', 'users');
+    takeFlash('users', 'users-status');
+    byId('users-search').value = usersSearch;
+    return loadUsers(seq);
+  }
+
+  // loadUsers loads and shows the current page of users.
+  async function loadUsers(seq) {
+    const table = byId('users-table');
+    table.setAttribute('aria-busy', 'true');
+    const controls = [byId('users-prev'), byId('users-next'), byId('users-search-submit')];
+    let total = null;
+    try {
+      const [list, count, roles] = await busy(controls, () => Promise.all([
+        api('GET', '/api/users' + usersQuery(true)),
+        api('GET', '/api/users/count' + usersQuery(false)),
+        api('GET', UP + '/roles'),
+      ]));
+      if (seq !== viewSeq) return;
+      total = Number(count.data) || 0;
+      const pages = Math.max(1, Math.ceil(total / USERS_PAGE_SIZE));
+      if (usersPage > pages) {
+        // The last page emptied (a deletion, a narrower search): show the new last one.
+        usersPage = pages;
+        await loadUsers(seq);
+        return;
+      }
+      byId('users-body').replaceChildren(...(list.data.length ? list.data.map((u) => userRow(u, roles.data.roles))
+        : [h('tr', {}, h('td', { colSpan: 6, className: 'muted empty' }, usersSearch ? 'No user matches “' + usersSearch + '”.' : 'No users.'))]));
+    } catch (e) {
+      if (seq === viewSeq) showError('users-status', e);
+    } finally {
+      if (seq === viewSeq) {
+        renderPager(total);
+        table.removeAttribute('aria-busy');
+      }
+    }
+  }
+
+  function renderPager(total) {
+    const pages = total === null ? null : Math.max(1, Math.ceil(total / USERS_PAGE_SIZE));
+    byId('users-total').textContent = total === null ? '' : total === 1 ? '1 user' : total + ' users';
+    byId('users-page').textContent = pages === null ? '' : 'Page ' + usersPage + ' of ' + pages;
+    byId('users-prev').disabled = usersPage <= 1;
+    byId('users-next').disabled = pages === null || usersPage >= pages;
+  }
+
+  function userRow(u, roles) {
+    const role = u.role || null;
+    const options = roles.filter((r) => r.type !== 'public' || (role && role.id === r.id))
+      .map((r) => h('option', { value: String(r.id), selected: Boolean(role && role.id === r.id) }, r.name));
+    if (!role) options.unshift(h('option', { value: '', selected: true, disabled: true }, '—'));
+    const row = h('tr', { dataset: { userId: String(u.id) } });
+    const select = h('select', {
+      className: 'user-role', ariaLabel: 'Role of ' + u.username,
+      on: { change: () => changeUser(row, u, { role: Number(select.value) }, 'Changed the role of ' + u.username + ' to ' + select.selectedOptions[0].textContent + '.', () => { select.value = role ? String(role.id) : ''; }) },
+    }, options);
+    row.append(
+      h('td', { className: 'user-name' }, u.username),
+      h('td', { className: 'user-email' }, u.email),
+      h('td', {}, select),
+      h('td', {}, h('span', { className: 'flag ' + (u.confirmed ? 'yes' : 'no') }, u.confirmed ? 'Confirmed' : 'Unconfirmed')),
+      h('td', {}, h('span', { className: 'flag ' + (u.blocked ? 'blocked' : 'yes') }, u.blocked ? 'Blocked' : 'Active')),
+      h('td', { className: 'num' }, h('div', { className: 'actions' },
+        u.confirmed ? null : h('button', {
+          type: 'button', className: 'button secondary small', dataset: { action: 'confirm' },
+          on: { click: () => changeUser(row, u, { confirmed: true }, 'Confirmed ' + u.username + '.') },
+        }, 'Confirm'),
+        h('button', {
+          type: 'button', className: 'button secondary small', dataset: { action: u.blocked ? 'unblock' : 'block' },
+          on: { click: () => changeUser(row, u, { blocked: !u.blocked }, (u.blocked ? 'Unblocked ' : 'Blocked ') + u.username + '.') },
+        }, u.blocked ? 'Unblock' : 'Block'),
+        h('button', { type: 'button', className: 'button danger small', dataset: { action: 'delete' }, on: { click: () => deleteUser(row, u) } }, 'Delete'))));
+    return row;
+  }
+
+  // changeUser sends PUT /api/users/:id with body, then shows message and
+  // the page again; on an error, undo puts the row's control back.
+  async function changeUser(row, u, body, message, undo) {
+    const seq = viewSeq;
+    setStatus('users-status', 'busy', 'Saving…');
+    try {
+      await busy(row.querySelectorAll('button, select'), () =>
+        api('PUT', '/api/users/' + encodeURIComponent(String(u.id)), { json: body }));
+      if (seq !== viewSeq) return;
+      setStatus('users-status', 'ok', message);
+      await loadUsers(seq);
+    } catch (e) {
+      if (undo) undo();
+      if (seq === viewSeq) showError('users-status', e);
+    }
+  }
+
+  async function deleteUser(row, u) {
+    if (!confirm('Delete the user “' + u.username + '” (' + u.email + ')? This cannot be undone.')) return;
+    const seq = viewSeq;
+    setStatus('users-status', 'busy', 'Deleting…');
+    try {
+      await busy(row.querySelectorAll('button, select'), () =>
+        api('DELETE', '/api/users/' + encodeURIComponent(String(u.id))));
+      if (seq !== viewSeq) return;
+      setStatus('users-status', 'ok', 'Deleted the user ' + u.username + '.');
+      await loadUsers(seq);
+    } catch (e) {
+      if (seq === viewSeq) showError('users-status', e);
+    }
+  }
+
+  function searchUsers(event) {
+    event.preventDefault();
+    usersSearch = byId('users-search').value.trim();
+    usersPage = 1;
+    setStatus('users-status', '', '');
+    loadUsers(viewSeq);
+  }
+
+  function turnUsersPage(delta) {
+    usersPage = Math.max(1, usersPage + delta);
+    setStatus('users-status', '', '');
+    loadUsers(viewSeq);
+  }
+
+  // ---- email templates ----------------------------------------------------------
+
+  // The templates Gatehouse sends, in the order shown.
+  const TEMPLATES = [
+    ['reset_password', 'Reset password'],
+    ['email_confirmation', 'Email address confirmation'],
+  ];
+
+  async function showTemplates() {
+    const seq = show('templates-view', 'email-templates');
+    setStatus('templates-status', '', '');
+    const container = byId('templates-forms');
+    container.setAttribute('aria-busy', 'true');
+    try {
+      const { data } = await api('GET', UP + '/email-templates');
+      if (seq !== viewSeq) return;
+      container.replaceChildren(...TEMPLATES.filter(([key]) => data[key]).map(([key, label]) => templateForm(key, label, data[key])));
+    } catch (e) {
+      if (seq === viewSeq) {
+        container.replaceChildren();
+        showError('templates-status', e);
+      }
+    } finally {
+      if (seq === viewSeq) container.removeAttribute('aria-busy');
+    }
+  }
+
+  // templateForm is the editor of one template. Every value goes into an
+  // input's value: templates are HTML, shown here as text.
+  function templateForm(key, label, t) {
+    const o = t.options || {};
+    const from = o.from || {};
+    const id = (f) => 'tpl-' + key + '-' + f;
+    const field = (f, text, type, value, grow) => h('div', { className: 'field' + (grow ? ' grow' : '') },
+      h('label', { htmlFor: id(f) }, text),
+      h('input', { id: id(f), type, value: value || '', maxLength: 1024, autocomplete: 'off', spellcheck: false }));
+    return h('form', {
+      className: 'card template', id: 'tpl-' + key, noValidate: true, dataset: { template: key },
+      on: { submit: (event) => saveTemplate(event, key, label) },
+    },
+    h('div', { className: 'card-head split' },
+      h('div', {}, h('h2', {}, label), h('p', { className: 'muted' }, h('code', {}, key))),
+      h('div', { className: 'actions' }, h('button', { id: id('save'), type: 'submit', className: 'button primary' }, 'Save'))),
+    h('div', { id: id('status'), className: 'status' }),
+    h('div', { className: 'row' },
+      field('from-name', 'Sender name', 'text', from.name),
+      field('from-email', 'Sender email', 'email', from.email, true),
+      field('reply-to', 'Reply-to', 'email', o.response_email, true)),
+    h('div', { className: 'row' }, field('subject', 'Subject', 'text', o.object, true)),
+    h('label', { htmlFor: id('message') }, 'Message (HTML)'),
+    h('textarea', { id: id('message'), className: 'template-message', value: o.message || '', rows: 10, spellcheck: false }));
+  }
+
+  async function saveTemplate(event, key, label) {
+    event.preventDefault();
+    const value = (f) => byId('tpl-' + key + '-' + f).value;
+    // display and icon are left out: the server keeps them.
+    const body = { 'email-templates': { [key]: { options: {
+      from: { name: value('from-name'), email: value('from-email').trim() },
+      response_email: value('reply-to').trim(),
+      object: value('subject'),
+      message: value('message'),
+    } } } };
+    const status = 'tpl-' + key + '-status';
+    setStatus(status, 'busy', 'Saving…');
+    try {
+      await busy([byId('tpl-' + key + '-save')], () => api('PUT', UP + '/email-templates', { json: body }));
+      setStatus(status, 'ok', 'Saved the ' + label + ' template.');
+    } catch (e) {
+      showError(status, e);
+    }
+  }
+
+  // ---- providers --------------------------------------------------------------
+
+  // providerNames puts email (password login) first, then the others by name.
+  function providerNames(data) {
+    return Object.keys(data).sort((a, b) => (a === 'email' ? -1 : b === 'email' ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  // secretState says whether a secret is stored; the value itself is never
+  // shown (the API masks it, and the page would not show it anyway).
+  function secretState(secret) {
+    return secret ? h('span', { className: 'flag yes' }, 'set') : h('span', { className: 'flag no' }, 'not set');
+  }
+
+  function showProviders() {
+    const seq = show('providers-view', 'providers');
+    takeFlash('providers', 'providers-status');
+    return loadProviders(seq);
+  }
+
+  async function loadProviders(seq) {
+    const table = byId('providers-table');
+    table.setAttribute('aria-busy', 'true');
+    try {
+      const { data } = await api('GET', UP + '/providers');
+      if (seq !== viewSeq) return;
+      byId('providers-body').replaceChildren(...providerNames(data).map((name) => providerRow(name, data[name] || {})));
+    } catch (e) {
+      if (seq === viewSeq) showError('providers-status', e);
+    } finally {
+      if (seq === viewSeq) table.removeAttribute('aria-busy');
+    }
+  }
+
+  function providerRow(name, p) {
+    const email = name === 'email';
+    const toggle = h('input', { type: 'checkbox', className: 'provider-enabled', checked: Boolean(p.enabled), ariaLabel: 'Enable ' + name });
+    toggle.addEventListener('change', () => toggleProvider(name, toggle));
+    return h('tr', { dataset: { provider: name } },
+      h('td', {}, email ? h('span', { className: 'provider-name' }, name, h('span', { className: 'muted' }, ' · password login'))
+        : h('a', { href: '#/providers/' + encodeURIComponent(name), className: 'role-link' }, name)),
+      h('td', {}, toggle),
+      h('td', {}, email ? null : p.key ? h('code', {}, p.key) : h('span', { className: 'muted' }, '—')),
+      h('td', {}, email ? null : secretState(p.secret)),
+      h('td', { className: 'muted wrap' }, email ? null : p.callback || '—'));
+  }
+
+  async function toggleProvider(name, box) {
+    const enabled = box.checked;
+    if (name === 'email' && !enabled &&
+      !confirm('Turn password login off? Nobody, you included, can then log in with a password.')) {
+      box.checked = true;
+      return;
+    }
+    const seq = viewSeq;
+    setStatus('providers-status', 'busy', 'Saving…');
+    try {
+      await busy([box], () => api('PUT', UP + '/providers', { json: { providers: { [name]: { enabled } } } }));
+      if (seq !== viewSeq) return;
+      setStatus('providers-status', 'ok', (enabled ? 'Enabled ' : 'Disabled ') + name + '.');
+      await loadProviders(seq);
+    } catch (e) {
+      box.checked = !enabled;
+      if (seq === viewSeq) showError('providers-status', e);
+    }
+  }
+
+  // The fields of a provider's editor: [name, label, hint, always shown].
+  // The others are shown when the API has them for this provider.
+  const PROVIDER_FIELDS = [
+    ['key', 'Client ID', '', true],
+    ['callback', 'Front-end callback URL', 'Where the browser goes after signing in; a ?callback= must match it.', true],
+    ['scope', 'Scope', 'Comma-separated.', true],
+    ['subdomain', 'Subdomain', 'The tenant’s host name, optionally with a path.', false],
+    ['callbackUrl', 'Server callback (callbackUrl)', 'Kept for Strapi’s settings; the sign-in flow does not use it.', false],
+    ['jwksurl', 'JWKS URL', '', false],
+    ['issuer', 'Issuer', '', false],
+    ['authorizeUrl', 'Authorize URL', '', false],
+    ['tokenUrl', 'Token URL', '', false],
+    ['apiUrl', 'API URL', '', false],
+  ];
+
+  let currentProvider = null; // {name, fields: the names shown}
+
+  // showProvider loads and shows one provider; it reports whether it is shown.
+  async function showProvider(name, keepStatus) {
+    const seq = show('provider-view', 'providers');
+    if (!keepStatus) setStatus('provider-status', '', '');
+    const form = byId('provider-form');
+    form.setAttribute('aria-busy', 'true');
+    if (!currentProvider || currentProvider.name !== name) {
+      currentProvider = null;
+      byId('provider-title').textContent = name;
+      byId('provider-meta').textContent = 'Loading…';
+      byId('provider-fields').replaceChildren();
+    }
+    try {
+      const { data } = await api('GET', UP + '/providers');
+      if (seq !== viewSeq) return false;
+      if (!Object.prototype.hasOwnProperty.call(data, name)) throw new Error('No provider named ' + name + '.');
+      renderProvider(name, data[name] || {});
+      return true;
+    } catch (e) {
+      if (seq !== viewSeq) return false;
+      currentProvider = null;
+      byId('provider-meta').textContent = '';
+      byId('provider-fields').replaceChildren();
+      showError('provider-status', e);
+    } finally {
+      if (seq === viewSeq) form.removeAttribute('aria-busy');
+    }
+    return false;
+  }
+
+  function renderProvider(name, p) {
+    const email = name === 'email';
+    const shown = email ? [] : PROVIDER_FIELDS.filter(([f, , , always]) => always || Object.prototype.hasOwnProperty.call(p, f));
+    currentProvider = { name, fields: shown.map(([f]) => f) };
+    byId('provider-title').textContent = name;
+    byId('provider-meta').replaceChildren(p.enabled ? 'Enabled' : 'Disabled',
+      p.redirectUri ? h('span', {}, ' · redirect URL to register at the provider: ', h('code', { id: 'provider-redirect' }, p.redirectUri)) : '');
+    const field = (f, label, hint, input) => h('div', { className: 'field' },
+      h('label', { htmlFor: 'provider-' + f }, label), input, hint ? h('p', { className: 'hint muted' }, hint) : null);
+    const text = (f, value) => h('input', { id: 'provider-' + f, type: 'text', value: value || '', autocomplete: 'off', spellcheck: false });
+    const fields = [h('label', { className: 'chip', htmlFor: 'provider-enabled' },
+      h('input', { type: 'checkbox', id: 'provider-enabled', checked: Boolean(p.enabled) }), 'Enabled')];
+    for (const [f, label, hint] of shown) {
+      const value = f === 'scope' ? (Array.isArray(p.scope) ? p.scope.join(', ') : '') : p[f];
+      fields.push(field(f, label, hint, text(f, typeof value === 'string' ? value : '')));
+      if (f === 'key') {
+        // The secret input starts empty whatever the API answered: a
+        // stored secret is only said to exist.
+        fields.push(field('secret', 'Client secret', '', h('input', {
+          id: 'provider-secret', type: 'password', value: '', autocomplete: 'new-password',
+          placeholder: p.secret ? 'Stored: leave empty to keep it' : 'Not set',
+        })), h('p', { id: 'provider-secret-state', className: 'hint' }, 'Secret: ', secretState(p.secret)));
+      }
+    }
+    byId('provider-fields').replaceChildren(h('div', { className: 'provider-grid' }, fields));
+  }
+
+  async function saveProvider(event) {
+    event.preventDefault();
+    if (!currentProvider) return;
+    const { name, fields } = currentProvider;
+    const entry = { enabled: byId('provider-enabled').checked };
+    for (const f of fields) {
+      const value = byId('provider-' + f).value.trim();
+      entry[f] = f === 'scope' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
+    }
+    const secret = name === 'email' ? '' : byId('provider-secret').value;
+    if (secret !== '') entry.secret = secret; // left out, the stored one stays
+    if (name === 'email' && !entry.enabled &&
+      !confirm('Turn password login off? Nobody, you included, can then log in with a password.')) return;
+    setStatus('provider-status', 'busy', 'Saving…');
+    try {
+      await busy([byId('provider-save')], () => api('PUT', UP + '/providers', { json: { providers: { [name]: entry } } }));
+      if (location.hash === '#/providers/' + name && await showProvider(name, true)) {
+        setStatus('provider-status', 'ok', 'Saved ' + name + '.');
+      }
+    } catch (e) {
+      showError('provider-status', e);
+    }
+  }
+
   // ---- policy -------------------------------------------------------------
 
   let policyDirty = false;
@@ -556,6 +964,10 @@
     byId('policy-apply').addEventListener('click', applyPolicy);
     byId('policy-reload').addEventListener('click', reloadPolicy);
     byId('check-form').addEventListener('submit', checkPolicy);
+    byId('users-search-form').addEventListener('submit', searchUsers);
+    byId('users-prev').addEventListener('click', () => turnUsersPage(-1));
+    byId('users-next').addEventListener('click', () => turnUsersPage(1));
+    byId('provider-form').addEventListener('submit', saveProvider);
     window.addEventListener('hashchange', route);
     route();
   });
