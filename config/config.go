@@ -30,6 +30,17 @@ var Vars = []Var{
 	{Env: "PUBLIC_URL", Flag: "public-url", Default: "", Usage: "absolute URL of this server, used in emails and OAuth redirects (default http://localhost:PORT)"},
 	{Env: "JWT_SECRET", Flag: "jwt-secret", Default: "", Usage: "HS256 signing secret; required in production, generated and kept in the database in development", Secret: true},
 	{Env: "JWT_EXPIRES_IN", Flag: "jwt-expires-in", Default: "30d", Usage: "token lifetime: 30d, 12h, 45m, \"2 days\" (a bare number is milliseconds)"},
+	{Env: "JWT_MANAGEMENT", Flag: "jwt-management", Default: "legacy-support", Usage: "legacy-support (one long-lived JWT) or refresh (short access tokens, rotating refresh tokens, logout and sessions: Strapi v5's jwtManagement)"},
+	{Env: "SESSIONS_ACCESS_TOKEN_LIFESPAN", Flag: "sessions-access-token-lifespan", Default: "10m", Usage: "refresh mode: lifetime of access tokens (a span with a unit: 10m, 1h)"},
+	{Env: "SESSIONS_MAX_REFRESH_TOKEN_LIFESPAN", Flag: "sessions-max-refresh-token-lifespan", Default: "30d", Usage: "refresh mode: a session ends this long after sign-in, however active"},
+	{Env: "SESSIONS_IDLE_REFRESH_TOKEN_LIFESPAN", Flag: "sessions-idle-refresh-token-lifespan", Default: "14d", Usage: "refresh mode: a refresh token expires this long after it was issued unless used"},
+	{Env: "SESSIONS_HTTP_ONLY", Flag: "sessions-http-only", Default: "false", Usage: "refresh mode: always deliver the refresh token in an HttpOnly cookie (else only on x-strapi-refresh-cookie: httpOnly)"},
+	{Env: "SESSIONS_COOKIE_NAME", Flag: "sessions-cookie-name", Default: "strapi_up_refresh", Usage: "name of the refresh-token cookie"},
+	{Env: "SESSIONS_COOKIE_SECURE", Flag: "sessions-cookie-secure", Default: "", Usage: "Secure refresh-token cookie: true or false (default: true in production)"},
+	{Env: "SESSIONS_COOKIE_SAME_SITE", Flag: "sessions-cookie-same-site", Default: "lax", Usage: "SameSite of the refresh-token cookie: lax, strict or none (none needs Secure)"},
+	{Env: "SESSIONS_COOKIE_PATH", Flag: "sessions-cookie-path", Default: "/", Usage: "Path of the refresh-token cookie"},
+	{Env: "SESSIONS_COOKIE_DOMAIN", Flag: "sessions-cookie-domain", Default: "", Usage: "Domain of the refresh-token cookie (default: this host only)"},
+	{Env: "SESSIONS_COOKIE_MAX_AGE", Flag: "sessions-cookie-max-age", Default: "", Usage: "Max-Age of the refresh-token cookie, a span such as 30d (default: none, a browser-session cookie)"},
 	{Env: "GATEHOUSE_ENV", Flag: "env", Default: "development", Usage: "development or production"},
 	{Env: "ADMIN_EMAIL", Flag: "admin-email", Default: "", Usage: "with ADMIN_PASSWORD, creates an admin user at first start"},
 	{Env: "ADMIN_USERNAME", Flag: "admin-username", Default: "admin", Usage: "username of that admin user"},
@@ -88,6 +99,11 @@ type Config struct {
 
 	OAuthRedirectMode string
 	RedisURL          string
+
+	// JWTManagement is "legacy-support" or "refresh"; Sessions configures
+	// refresh mode (sessions.go).
+	JWTManagement string
+	Sessions      Sessions
 }
 
 // Addr is host:port to listen on.
@@ -195,6 +211,9 @@ func Parse(values map[string]string) (Config, error) {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 			return c, fmt.Errorf("config: REDIS_URL: want redis://host:port/db")
 		}
+	}
+	if err := parseSessions(get, &c); err != nil {
+		return c, err
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {
 		return c, bad("LOG_LEVEL", "want debug, info, warn or error")
