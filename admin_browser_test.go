@@ -738,6 +738,25 @@ func adminToken(t *testing.T, srvURL string) string {
 	return out.JWT
 }
 
+// holdRequests makes the page's fetch calls wait until releaseRequests, to
+// see the page while a request is in flight.
+func (p *browserPage) holdRequests() {
+	p.t.Helper()
+	eval[chromedp.Void](p, `(() => {
+		const original = window.fetch;
+		let release;
+		const gate = new Promise((resolve) => { release = resolve; });
+		window.fetch = (...args) => gate.then(() => original(...args));
+		window.releaseRequests = () => { window.fetch = original; release(); };
+	})()`)
+}
+
+// releaseRequests lets the held requests go and stops holding new ones.
+func (p *browserPage) releaseRequests() {
+	p.t.Helper()
+	eval[chromedp.Void](p, `window.releaseRequests()`)
+}
+
 // waitUsersList waits until the users list is shown and its latest load has
 // finished.
 func (p *browserPage) waitUsersList() {
@@ -875,7 +894,11 @@ func testAdminPageUsers(t *testing.T, p *browserPage, a *app, srv *httptest.Serv
 			t.Fatalf("carol's login before blocking: status = %d, want 200\n%s", status, body)
 		}
 		p.clearStatus("users-status")
+		p.holdRequests()
 		p.do("block carol", chromedp.Click(chromedp.CSS(row(carolID)+` button[data-action="block"]`)))
+		p.waitTrue("carol's row is disabled while the request runs",
+			fmt.Sprintf(`[...document.querySelectorAll(%q)].every((e) => e.disabled)`, row(carolID)+" button, "+row(carolID)+" select"))
+		p.releaseRequests()
 		p.waitText("#users-status", "Blocked carol.")
 		p.waitUsersList()
 		p.waitText(row(carolID), "Blocked")
@@ -972,9 +995,18 @@ func testAdminPageTemplates(t *testing.T, p *browserPage, srv *httptest.Server) 
 			chromedp.SetValue(chromedp.CSS("#tpl-reset_password-from-email"), "team@example.com"),
 			chromedp.SetValue(chromedp.CSS("#tpl-reset_password-reply-to"), "help@example.com"),
 			chromedp.SetValue(chromedp.CSS("#tpl-reset_password-subject"), "Your new Gatehouse password, <%= USER.username %>"),
-			chromedp.SetValue(chromedp.CSS(msg), message),
-			chromedp.Click(chromedp.CSS("#tpl-reset_password-save")))
+			chromedp.SetValue(chromedp.CSS(msg), message))
+		p.holdRequests()
+		p.do("save", chromedp.Click(chromedp.CSS("#tpl-reset_password-save")))
+		p.waitText("#tpl-reset_password-status", "Saving…")
+		if !eval[bool](p, `document.getElementById('tpl-reset_password-save').disabled`) {
+			t.Errorf("Save is enabled while its request runs")
+		}
+		p.releaseRequests()
 		p.waitText("#tpl-reset_password-status", "Saved the Reset password template.")
+		if !eval[bool](p, `!document.getElementById('tpl-reset_password-save').disabled`) {
+			t.Errorf("Save stays disabled after the answer")
+		}
 		got := readBack(t)["reset_password"].Options
 		if got.From.Name != "Gatehouse <team>" || got.From.Email != "team@example.com" || got.ResponseEmail != "help@example.com" ||
 			got.Object != "Your new Gatehouse password, <%= USER.username %>" || got.Message != message {

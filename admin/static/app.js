@@ -797,10 +797,11 @@
       if (f === 'key') {
         // The secret input starts empty whatever the API answered: a
         // stored secret is only said to exist.
-        fields.push(field('secret', 'Client secret', '', h('input', {
+        fields.push(field('secret', 'Client secret', h('span', { id: 'provider-secret-state' }, 'Secret ', secretState(p.secret),
+          p.secret ? ' (never shown; type a new one to replace it)' : ''), h('input', {
           id: 'provider-secret', type: 'password', value: '', autocomplete: 'new-password',
           placeholder: p.secret ? 'Stored: leave empty to keep it' : 'Not set',
-        })), h('p', { id: 'provider-secret-state', className: 'hint' }, 'Secret: ', secretState(p.secret)));
+        })));
       }
     }
     byId('provider-fields').replaceChildren(h('div', { className: 'provider-grid' }, fields));
