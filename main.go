@@ -209,6 +209,13 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 			return peers.Consumed(cluster.DefaultConsumedPrefix)
 		}(),
 		// -- end of OAuth wiring --
+		JWTManagement: cfg.JWTManagement,
+		Sessions: handlers.Sessions{
+			AccessTokenLifespan: cfg.Sessions.AccessTokenLifespan, MaxRefreshTokenLifespan: cfg.Sessions.MaxRefreshTokenLifespan,
+			IdleRefreshTokenLifespan: cfg.Sessions.IdleRefreshTokenLifespan, HTTPOnly: cfg.Sessions.HTTPOnly,
+			Cookie: handlers.SessionCookie{Name: cfg.Sessions.CookieName, Secure: cfg.Sessions.CookieSecure, SameSite: cfg.Sessions.CookieSameSite,
+				Path: cfg.Sessions.CookiePath, Domain: cfg.Sessions.CookieDomain, MaxAge: cfg.Sessions.CookieMaxAge},
+		},
 		ExplainDenials: cfg.PolicyExplainDenials,
 	})
 	if err != nil {

@@ -98,6 +98,20 @@ var defaultMatrix = []struct {
 	{"authenticated", "PUT", "/api/users-permissions/providers", false},
 	{"admin", "PUT", "/api/users-permissions/providers", true},
 	// -- end of OAuth routes --
+	// -- refresh-token routes (404 in the default legacy mode) --
+	{"public", "POST", "/api/auth/refresh", true},
+	{"authenticated", "POST", "/api/auth/refresh", false},
+	{"admin", "POST", "/api/auth/refresh", false},
+	{"public", "POST", "/api/auth/logout", false},
+	{"authenticated", "POST", "/api/auth/logout", true},
+	{"admin", "POST", "/api/auth/logout", true},
+	{"public", "GET", "/api/auth/sessions", false},
+	{"authenticated", "GET", "/api/auth/sessions", true},
+	{"admin", "GET", "/api/auth/sessions", true},
+	{"public", "DELETE", "/api/auth/sessions/:sessionId", false},
+	{"authenticated", "DELETE", "/api/auth/sessions/:sessionId", true},
+	{"admin", "DELETE", "/api/auth/sessions/:sessionId", true},
+	// -- end of refresh-token routes --
 	// -- roles, permissions and policy routes --
 	{"public", "GET", "/api/users-permissions/roles", false},
 	{"authenticated", "GET", "/api/users-permissions/roles", false},

@@ -51,11 +51,18 @@ func (s *Server) login(c *gin.Context) error {
 	if user.Blocked {
 		return ApplicationError("Your account has been blocked by an administrator")
 	}
+	if s.refreshMode() {
+		return s.startSession(c, user, b) // with body.deviceId
+	}
 	return s.respondWithToken(c, user)
 }
 
-// respondWithToken answers 200 {jwt, user}.
+// respondWithToken answers 200 {jwt, user}; in refresh mode it opens a
+// session instead (auth_refresh.go).
 func (s *Server) respondWithToken(c *gin.Context, user store.User) error {
+	if s.refreshMode() {
+		return s.startSession(c, user, nil)
+	}
 	token, err := s.tokens.Issue(user.ID)
 	if err != nil {
 		return err

@@ -47,6 +47,13 @@ func (s *Server) routes() []route {
 		{fn("settings.getProviders", http.MethodGet, "/api/users-permissions/providers"), false, s.getProviders},
 		{fn("settings.updateProviders", http.MethodPut, "/api/users-permissions/providers"), false, s.updateProviders},
 		// -- end of OAuth routes --
+		// -- refresh-token routes (refresh mode; 404 in legacy mode) --
+		// Strapi does not rate-limit refresh; Gatehouse limits it like login.
+		{fn("auth.refresh", http.MethodPost, "/api/auth/refresh"), true, s.refresh},
+		{fn("auth.logout", http.MethodPost, "/api/auth/logout"), false, s.logout},
+		{fn("auth.getSessions", http.MethodGet, "/api/auth/sessions"), false, s.getSessions},
+		{fn("auth.revokeSession", http.MethodDelete, "/api/auth/sessions/:sessionId"), false, s.revokeSession},
+		// -- end of refresh-token routes --
 
 		{fn("user.count", http.MethodGet, "/api/users/count"), false, s.countUsers},
 		{fn("user.find", http.MethodGet, "/api/users"), false, s.findUsers},

@@ -93,6 +93,15 @@ type Config struct {
 	// -- end of OAuth settings --
 	// ExplainDenials adds X-Gatehouse-Denied-By to 403 answers.
 	ExplainDenials bool
+	// -- refresh-token settings (auth_refresh.go) --
+	// JWTManagement is Strapi v5's jwtManagement: "legacy-support" (also
+	// when empty: one JWT of TokenTTL per sign-in) or "refresh" (short
+	// access tokens, rotating refresh tokens, logout and sessions). Outside
+	// refresh mode the refresh, logout and sessions routes answer 404.
+	JWTManagement string
+	// Sessions configures refresh mode (lifespans, the refresh-token cookie).
+	Sessions Sessions
+	// -- end of refresh-token settings --
 }
 
 // Server serves Gatehouse's API.
