@@ -175,9 +175,11 @@ func TestRedisUserFollowerResubscribes(t *testing.T) {
 	if err := other.AnnounceUser(context.Background(), 8); err != nil {
 		t.Fatal(err)
 	}
+	poll := time.NewTicker(100 * time.Microsecond)
+	defer poll.Stop()
 	deadline := time.Now().Add(2 * time.Second)
 	for len(cache.ids()) < 2 && time.Now().Before(deadline) {
-		tick()
+		<-poll.C
 	}
 	if got := cache.ids(); !slices.Equal(got, []uint{7, 8}) {
 		t.Fatalf("users dropped = %v, want [7 8]", got)
@@ -224,14 +226,13 @@ func (r *recordingCache) ids() []uint {
 	return slices.Clone(r.dropped)
 }
 
-// tick waits a tenth of a millisecond (a polling step).
-func tick() { <-time.After(100 * time.Microsecond) }
-
 // waitStatus polls GET /api/users/me on srv with token until it answers
 // want, failing past userBound after start; it returns the time taken. A
 // 401 must be Strapi's UnauthorizedError envelope.
 func waitStatus(t *testing.T, srv *handlers.Server, token string, want int, start time.Time) time.Duration {
 	t.Helper()
+	poll := time.NewTicker(100 * time.Microsecond)
+	defer poll.Stop()
 	for {
 		code, body := me(srv, token)
 		if code == want {
@@ -244,7 +245,7 @@ func waitStatus(t *testing.T, srv *handlers.Server, token string, want int, star
 		if time.Since(start) > userBound {
 			t.Fatalf("GET /api/users/me on B: status = %d, want %d %s after the write on A\n%s", code, want, userBound, body)
 		}
-		tick()
+		<-poll.C
 	}
 }
 
