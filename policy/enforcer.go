@@ -251,12 +251,17 @@ func (e *Enforcer) reloadLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer e.invalidate()
-	if err := e.casbin.LoadPolicy(); err != nil {
+	err = e.casbin.LoadPolicy()
+	if err == nil {
+		err = e.reindex()
+	}
+	e.invalidate()
+	if err != nil {
 		return fmt.Errorf("policy: reload: %w", err)
 	}
+	// The revision moves last: whoever sees it sees the decisions too.
 	e.revision.Store(rev)
-	return e.reindex()
+	return nil
 }
 
 // ReloadIfChanged reloads when the stored revision differs from the loaded
@@ -342,7 +347,8 @@ func (e *Enforcer) Update(ctx context.Context, add, remove []Rule, also func(tx 
 		if err != nil {
 			return err
 		}
-		e.revision.Store(rev)
+		// The revision moves once memory and the decisions follow it.
+		defer e.revision.Store(rev)
 	} else if also != nil {
 		if err := also(nil); err != nil {
 			return err
