@@ -1,13 +1,18 @@
 // Package cluster lets several Gatehouse instances behind one load balancer
 // behave as one, through Redis: the auth routes' rate-limit counters are
-// shared (a limiter.Store for handlers.RateLimit.Store), and a policy change
+// shared (a limiter.Store for handlers.RateLimit.Store); a policy change
 // made on one instance is announced on a channel so the others reload it at
-// once instead of at their next periodic check.
+// once instead of at their next periodic check; a user write is announced so
+// the others drop that user from their caches; and OAuth states and session
+// ids are claimed once for the whole deployment (Consumed, for
+// handlers.Config.OAuthConsumed).
 //
 // Redis is an accelerator, never the source of truth: the policy lives in the
 // database with its revision, so a notice only says "look again" and a lost
 // one is caught by the periodic reload; the rate limiter counts in the
-// instance itself while Redis does not answer (see Limits).
+// instance itself while Redis does not answer (see Limits). The one
+// exception is the OAuth memory, which fails closed: a sign-in refused while
+// Redis is down is better than a replayed one accepted.
 //
 // The package knows Redis and ulule/limiter, nothing about HTTP, Casbin or
 // SQL: the policy side is the Reloader interface.
