@@ -448,11 +448,16 @@ func (s *Server) revokeSession(c *gin.Context) error {
 	return writeJSON(c, http.StatusOK, gin.H{"data": gin.H{}})
 }
 
-// revokeAllSessions ends every session of the user: a password reset or
-// change does it before answering with a new session (GHSA-hvp3-26wx-g2w4).
-func (s *Server) revokeAllSessions(c *gin.Context, userID uint) error {
-	_, err := s.store.Sessions().RevokeAll(ctx(c), userID)
-	return err
+// respondAfterPasswordChange answers a password reset or change: every
+// session of the user ends (GHSA-hvp3-26wx-g2w4: always, not only when a
+// deviceId is sent), then respondWithToken, which in refresh mode opens a
+// new session. Sessions from an earlier refresh-mode run end in legacy mode
+// too.
+func (s *Server) respondAfterPasswordChange(c *gin.Context, user store.User) error {
+	if _, err := s.store.Sessions().RevokeAll(ctx(c), user.ID); err != nil {
+		return err
+	}
+	return s.respondWithToken(c, user)
 }
 
 // deviceName names the device of a User-Agent as "<browser> on <system>"

@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -696,4 +698,45 @@ func TestDeviceName(t *testing.T) {
 			t.Errorf("deviceName(%q) = %q, want %q", tt.ua, got, tt.want)
 		}
 	}
+}
+
+// TestRefreshTokensAreNeverLogged runs every refresh-mode path with debug
+// logging and looks for the refresh tokens in the log.
+func TestRefreshTokensAreNeverLogged(t *testing.T) {
+	var logs bytes.Buffer
+	e := newTestEnv(t, refreshMode, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	var tokens []string
+	a := e.loginAs("alice", nil, nil)
+	tokens = append(tokens, a.RefreshToken)
+	rec := e.refreshWith(a.RefreshToken)
+	var b signIn
+	json.Unmarshal(rec.Body.Bytes(), &b)
+	tokens = append(tokens, b.RefreshToken)
+	e.refreshWith(a.RefreshToken) // a replay: logged as a warning
+	c := e.loginAs("alice", nil, http.Header{"X-Strapi-Refresh-Cookie": {"httpOnly"}})
+	cookie := cookieValue(c.rec, "strapi_up_refresh")
+	tokens = append(tokens, cookie)
+	e.request("POST", "/api/auth/logout", `{"refreshToken":"`+cookie+`"}`, bearer(c.JWT))
+	e.refreshWith(cookie)
+	if !strings.Contains(logs.String(), "refresh token reused") {
+		t.Fatalf("the log lacks the reuse warning; is it wired?\n%s", logs.String())
+	}
+	for _, token := range tokens {
+		if token == "" || strings.Contains(logs.String(), token) || strings.Contains(logs.String(), store.HashToken(token)) {
+			t.Errorf("the log holds a refresh token or its hash (or a token is empty)\n%s", logs.String())
+		}
+	}
+}
+
+func FuzzDeviceName(f *testing.F) {
+	for _, ua := range []string{chromeOnMac, firefoxOnLinx, "", "curl/8.5.0", "Edg/ iPhone Android CrOS"} {
+		f.Add(ua)
+	}
+	f.Fuzz(func(t *testing.T, ua string) {
+		if name := deviceName(ua); len(name) > 40 {
+			t.Errorf("deviceName(%q) = %q, want a short name", ua, name)
+		}
+	})
 }
