@@ -311,8 +311,9 @@ func serve(ctx context.Context, cfg config.Config, out io.Writer) error {
 	if a.cluster != nil {
 		defer a.cluster.Close()
 	}
+	idle := newIdleWatcher(log) // memory.go: returns memory once the server has gone quiet
 	srv := &http.Server{
-		Handler:           a.server,
+		Handler:           idle.wrap(a.server),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -329,6 +330,7 @@ func serve(ctx context.Context, cfg config.Config, out io.Writer) error {
 	if cfg.PolicyReloadInterval > 0 {
 		go reloadPolicyPeriodically(ctx, a.enforcer, cfg.PolicyReloadInterval, log)
 	}
+	go idle.run(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

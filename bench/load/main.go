@@ -17,10 +17,11 @@
 // the public role in the seeded policy), me (GET /api/users/me with a JWT,
 // 1,000 distinct callers), denied (GET /api/users with an authenticated
 // user's JWT: 403), login (POST /api/auth/local, bcrypt cost 10). Also:
-// bcrypt alone on all cores, RSS idle and during the 64-connection runs,
-// start-up to the first 204 on /_health with an existing database, the load
-// of a 100,000-row policy, and with -million the latency of me and login
-// with 1,000,000 users against 1,000.
+// bcrypt alone on all cores; RSS idle after start-up, during the
+// 64-connection runs and 1, 5, 15 and 30 s after the last of them (the
+// target is judged at 15 s); start-up to the first 204 on /_health with an
+// existing database; the load of a 100,000-row policy; and with -million the
+// latency of me and login with 1,000,000 users against 1,000.
 package main
 
 import (
@@ -159,6 +160,27 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[%s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
+// afterWaits are the times after the last request of the runs at which the
+// idle server's RSS is read; afterJudged is the one the target is judged on
+// (gatehouse serve returns memory after 10 s without a request).
+var (
+	afterWaits  = []time.Duration{time.Second, 5 * time.Second, 15 * time.Second, 30 * time.Second}
+	afterJudged = 15 * time.Second
+)
+
+func afterText() string {
+	parts := make([]string, len(afterWaits))
+	for i, d := range afterWaits {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// split shows what the RSS is made of.
+func (m rss) split() string {
+	return fmt.Sprintf("anonymous %.1f MB, file-backed %.1f MB", float64(m.anonKB)/1024, float64(m.fileKB)/1024)
+}
+
 // measured is one scenario at one connection count.
 type measured struct {
 	scenario  string
@@ -178,8 +200,8 @@ type report struct {
 	bcrypt1  float64 // comparisons/s on one goroutine
 	bcryptN  float64 // comparisons/s on NumCPU goroutines
 	startups []time.Duration
-	idleKB   int
-	afterKB  []int // 1, 5 and 15 s after the runs
+	idle     rss   // 500 ms after start-up
+	after    []rss // afterWaits after the last request of the runs
 	million  []measured
 	millIdle int
 	millUp   time.Duration
@@ -224,7 +246,7 @@ func (r *report) run(ctx context.Context) error {
 		return err
 	}
 	time.Sleep(500 * time.Millisecond)
-	r.idleKB = gh.rssKB()
+	r.idle = gh.rss()
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -324,9 +346,11 @@ func (r *report) run(ctx context.Context) error {
 			r.runs = append(r.runs, m)
 		}
 	}
-	for _, wait := range []time.Duration{time.Second, 4 * time.Second, 10 * time.Second} {
-		time.Sleep(wait)
-		r.afterKB = append(r.afterKB, gh.rssKB())
+	logf("runs over; RSS of the idle server at %s after them", afterText())
+	last := time.Now()
+	for _, at := range afterWaits {
+		time.Sleep(time.Until(last.Add(at)))
+		r.after = append(r.after, gh.rss())
 	}
 	gh.stop()
 	app.stop()
@@ -791,11 +815,19 @@ func (r *report) print(w io.Writer) {
 	for _, m := range r.runs {
 		peak = max(peak, m.rssPeakKB)
 	}
-	after := make([]string, len(r.afterKB))
-	for i, kb := range r.afterKB {
-		after[i] = mb(kb)
+	after := make([]string, len(r.after))
+	var judged rss
+	for i, m := range r.after {
+		after[i] = fmt.Sprintf("%s at %s", mb(m.totalKB), afterWaits[i])
+		if afterWaits[i] == afterJudged {
+			judged = m
+		}
 	}
-	p("| RSS idle < 50 MB | %s after start-up; %s at 1, 5 and 15 s after the runs | %s after start-up |", mb(r.idleKB), strings.Join(after, ", "), verdict(r.idleKB < 50<<10))
+	p("| RSS idle < 50 MB, after start-up | %s (%s) | %s |", mb(r.idle.totalKB), r.idle.split(), verdict(r.idle.totalKB > 0 && r.idle.totalKB < 50<<10))
+	if judged.totalKB > 0 {
+		p("| RSS idle < 50 MB, %s after the last request of the runs | %s (%s); all samples: %s | %s |", afterJudged, mb(judged.totalKB),
+			judged.split(), strings.Join(after, ", "), verdict(judged.totalKB < 50<<10))
+	}
 	p("| RSS < 150 MB under %d conns | peak %s | %s |", slices.Max(r.o.conns), mb(peak), verdict(peak > 0 && peak < 150<<10))
 	if len(r.startups) > 0 {
 		s := slices.Clone(r.startups)

@@ -101,18 +101,38 @@ func (p *proc) stop() {
 }
 
 // rssKB reads VmRSS of the process from /proc (0 when unavailable).
-func (p *proc) rssKB() int {
+func (p *proc) rssKB() int { return p.rss().totalKB }
+
+// rss is a process's resident memory, in kB, as /proc/<pid>/status splits
+// it: anonymous (the Go heap, stacks, the runtime's metadata, the SQLite
+// driver's C heap) and file-backed (the binary's pages that were touched,
+// shared with the page cache).
+type rss struct{ totalKB, anonKB, fileKB int }
+
+// rss reads VmRSS, RssAnon and RssFile of the process (zeros when
+// unavailable).
+func (p *proc) rss() rss {
+	var r rss
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
-		return 0
+		return r
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-			return n
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+		switch name {
+		case "VmRSS":
+			r.totalKB = n
+		case "RssAnon":
+			r.anonKB = n
+		case "RssFile":
+			r.fileKB = n
 		}
 	}
-	return 0
+	return r
 }
 
 // cpu returns the CPU time (user + system) the process has used, from
