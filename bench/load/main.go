@@ -842,7 +842,7 @@ func (r *report) print(w io.Writer) {
 		s := slices.Clone(r.polLoad)
 		slices.Sort(s)
 		p("| policy load of %d rows < 2 s | median %s (min %s) | %s |", r.polRows, ms(s[len(s)/2]), ms(s[0]), verdict(s[len(s)/2] < 2*time.Second))
-		p("| a single change without a full reload | Add of one rule %s; first decision after it (cache miss, full scan) %s; then %s (hit) | — |", ms(r.polAdd), ms(r.polMiss), r.polHit)
+		p("| a single change without a full reload | Add of one rule %s; first decision after it (cache miss: the role index, or a full scan for a model other than Gatehouse's) %s; then %s (hit) | — |", ms(r.polAdd), ms(r.polMiss), r.polHit)
 		p("| start-up with the %d-row policy (for information) | %s | — |", r.polRows, ms(r.polUp))
 	}
 	for _, m := range r.million { // m.base: 1k users, m.gh: 1M, alternated
