@@ -187,7 +187,7 @@ func (s *Server) resetPassword(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.respondWithToken(c, user)
+	return s.respondAfterPasswordChange(c, user) // ends every refresh session
 }
 
 // changePassword is POST /api/auth/change-password (spec §2.7), for an
@@ -241,5 +241,5 @@ func (s *Server) changePassword(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.respondWithToken(c, updated)
+	return s.respondAfterPasswordChange(c, updated) // ends every refresh session
 }

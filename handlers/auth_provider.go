@@ -78,7 +78,7 @@ func (s *Server) providerCallback(c *gin.Context, used Consumed) error {
 		return ApplicationError("Your account has been blocked by an administrator")
 	}
 	c.Header("Cache-Control", "no-store")
-	return s.respondWithToken(c, user)
+	return s.respondWithDevice(c, user) // refresh mode: body.deviceId
 }
 
 // takeProviderSession opens and consumes the session cookie of provider.

@@ -45,9 +45,12 @@ import (
 //     login, in the cookie when it applies (Strapi always puts it in their
 //     JSON);
 //   - the cookie is not signed (Strapi's Koa adds a <name>.sig cookie): the
-//     token is unguessable and is checked against its stored hash.
+//     token is unguessable and is checked against its stored hash;
+//   - refresh is rate limited like login.
+//
 // Access tokens stay valid until they expire, a revoked session's too, as
-// in Strapi: keep AccessTokenLifespan short.
+// in Strapi: keep AccessTokenLifespan short. JWTs issued in legacy mode stay
+// valid in refresh mode until they expire (Strapi refuses them).
 
 // Sessions configures refresh mode (Strapi's sessions option). Zero
 // lifespans take Strapi's defaults.
@@ -446,6 +449,20 @@ func (s *Server) revokeSession(c *gin.Context) error {
 		return errSessionNotFound
 	}
 	return writeJSON(c, http.StatusOK, gin.H{"data": gin.H{}})
+}
+
+// respondWithDevice answers the OAuth finish as respondWithToken, taking
+// body.deviceId in refresh mode, as Strapi reads it on that GET. A body that
+// is not a JSON object is ignored there.
+func (s *Server) respondWithDevice(c *gin.Context, user store.User) error {
+	if !s.refreshMode() {
+		return s.respondWithToken(c, user)
+	}
+	b, err := readBody(c)
+	if err != nil {
+		b = nil
+	}
+	return s.startSession(c, user, b)
 }
 
 // respondAfterPasswordChange answers a password reset or change: every

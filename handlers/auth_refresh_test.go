@@ -740,3 +740,82 @@ func FuzzDeviceName(f *testing.F) {
 		}
 	})
 }
+
+// TestPasswordChangeAndResetRevokeSessions (GHSA-hvp3-26wx-g2w4): after a
+// change or a reset, every earlier refresh token of the user answers 401,
+// even one issued within the same second, and the new pair works.
+func TestPasswordChangeAndResetRevokeSessions(t *testing.T) {
+	const newPassword = "brand-new-pass"
+	for _, how := range []string{"change", "reset", "change in cookie mode"} {
+		t.Run(how, func(t *testing.T) {
+			e := newTestEnv(t, refreshMode)
+			alice := e.users["authenticated"]
+			one := e.loginAs("alice", map[string]any{"deviceId": "one"}, nil)
+			two := e.loginAs("alice", map[string]any{"deviceId": "two"}, nil)
+			e.createUser("bob", "bob@example.com", "authenticated")
+			bob := e.loginAs("bob", nil, nil)
+			var rec *httptest.ResponseRecorder
+			change := `{"currentPassword":"` + testPassword + `","password":"` + newPassword + `","passwordConfirmation":"` + newPassword + `"}`
+			switch how {
+			case "change":
+				rec = e.request("POST", "/api/auth/change-password", change, bearer(one.JWT))
+			case "reset":
+				issueKnownCode(e, store.ResetToken, alice.ID, knownCode, time.Hour)
+				rec = e.request("POST", "/api/auth/reset-password", resetBody(knownCode, newPassword, newPassword), nil)
+			default:
+				h := bearer(one.JWT)
+				h.Set("X-Strapi-Refresh-Cookie", "httpOnly")
+				rec = e.request("POST", "/api/auth/change-password", change, h)
+			}
+			if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"username":"alice"`) {
+				t.Fatalf("%s password: status = %d, want 200 with the user\n%s", how, rec.Code, rec.Body)
+			}
+			var fresh signIn
+			json.Unmarshal(rec.Body.Bytes(), &fresh)
+			if how == "change in cookie mode" {
+				if fresh.RefreshToken != "" {
+					t.Errorf("cookie mode: body = %s, want no refreshToken", rec.Body)
+				}
+				fresh.RefreshToken = cookieValue(rec, "strapi_up_refresh")
+			}
+			if fresh.JWT == "" || fresh.RefreshToken == "" {
+				t.Fatalf("%s password: body = %s, want a new jwt and refresh token", how, rec.Body)
+			}
+			for _, old := range []signIn{one, two} {
+				if rec := e.refreshWith(old.RefreshToken); rec.Code != 401 || !strings.Contains(rec.Body.String(), "Invalid refresh token") {
+					t.Errorf("an earlier refresh token after the %s: status = %d, want 401 Invalid refresh token", how, rec.Code)
+				}
+			}
+			if rec := e.refreshWith(fresh.RefreshToken); rec.Code != 200 {
+				t.Errorf("the new refresh token: status = %d, want 200\n%s", rec.Code, rec.Body)
+			}
+			if rec := e.refreshWith(bob.RefreshToken); rec.Code != 200 {
+				t.Errorf("another user's session: status = %d, want 200", rec.Code)
+			}
+			login := func(password string) int {
+				return e.request("POST", "/api/auth/local", `{"identifier":"alice","password":"`+password+`"}`, nil).Code
+			}
+			if got := login(newPassword); got != 200 {
+				t.Errorf("login with the new password: status = %d, want 200", got)
+			}
+			if got := login(testPassword); got != 400 {
+				t.Errorf("login with the old password: status = %d, want 400", got)
+			}
+		})
+	}
+}
+
+func TestOAuthCallbackDeviceID(t *testing.T) {
+	e, _ := githubEnv(t, "query", octocat(), refreshMode)
+	q := e.connect("github", "")
+	rec := e.request("GET", "/api/auth/github/callback?"+q.Encode(), `{"deviceId":"tablet"}`, nil)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `","refreshToken":"`) {
+		t.Fatalf("GET /api/auth/github/callback with a deviceId: status = %d\n%s", rec.Code, rec.Body)
+	}
+	var a signIn
+	json.Unmarshal(rec.Body.Bytes(), &a)
+	sess, err := e.store.Sessions().Active(context.Background(), store.HashToken(a.RefreshToken), e.server.now())
+	if err != nil || sess.DeviceID != "tablet" {
+		t.Errorf("the OAuth session = %+v, %v; want device tablet", sess, err)
+	}
+}
