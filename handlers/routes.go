@@ -48,8 +48,11 @@ func (s *Server) routes() []route {
 		{fn("settings.updateProviders", http.MethodPut, "/api/users-permissions/providers"), false, s.updateProviders},
 		// -- end of OAuth routes --
 		// -- refresh-token routes (refresh mode; 404 in legacy mode) --
-		// Strapi does not rate-limit refresh; Gatehouse limits it like login.
-		{fn("auth.refresh", http.MethodPost, "/api/auth/refresh"), true, s.refresh},
+		// Not rate-limited, as in Strapi: a refresh token is 256 random bits
+		// (nothing to guess), and a per-IP budget of RATE_LIMIT_MAX a window
+		// would sign out the users of a shared address (an office behind one
+		// NAT) who refresh on a timer.
+		{fn("auth.refresh", http.MethodPost, "/api/auth/refresh"), false, s.refresh},
 		{fn("auth.logout", http.MethodPost, "/api/auth/logout"), false, s.logout},
 		{fn("auth.getSessions", http.MethodGet, "/api/auth/sessions"), false, s.getSessions},
 		{fn("auth.revokeSession", http.MethodDelete, "/api/auth/sessions/:sessionId"), false, s.revokeSession},
