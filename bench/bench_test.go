@@ -59,25 +59,40 @@ func skipLarge(b *testing.B, rows int) {
 	}
 }
 
+// enforcerKey names a built enforcer: its model and policy size.
+type enforcerKey struct {
+	model string
+	rows  int
+}
+
 var (
 	enforcersMu sync.Mutex
-	enforcers   = map[int]*policy.Enforcer{}
+	enforcers   = map[enforcerKey]*policy.Enforcer{}
 )
 
-// enforcer returns the in-memory enforcer over Policy(rows), built once.
+// enforcer returns the in-memory enforcer over Policy(rows) and
+// Gatehouse's model, built once.
 func enforcer(b *testing.B, rows int) *policy.Enforcer {
+	b.Helper()
+	return enforcerOf(b, policy.Model, rows)
+}
+
+// enforcerOf returns the in-memory enforcer over Policy(rows) and the
+// model, built once.
+func enforcerOf(b *testing.B, model string, rows int) *policy.Enforcer {
 	b.Helper()
 	skipLarge(b, rows)
 	enforcersMu.Lock()
 	defer enforcersMu.Unlock()
-	if e, ok := enforcers[rows]; ok {
+	key := enforcerKey{model, rows}
+	if e, ok := enforcers[key]; ok {
 		return e
 	}
-	e, err := policy.NewFromCSV(policy.Model, PolicyCSV(Policy(rows)))
+	e, err := policy.NewFromCSV(model, PolicyCSV(Policy(rows)))
 	if err != nil {
 		b.Fatal(err)
 	}
-	enforcers[rows] = e
+	enforcers[key] = e
 	return e
 }
 
@@ -115,25 +130,13 @@ var scanModel = strings.Replace(policy.Model,
 	`m = g(r.sub, p.sub) && (r.act == p.act || p.act == "*") && (r.obj == p.obj || regexMatch(p.obj, "[*]") && keyMatch2(r.obj, p.obj))`,
 	`m = g(r.sub, p.sub) && (r.obj == p.obj || regexMatch(p.obj, "[*]") && keyMatch2(r.obj, p.obj)) && (r.act == p.act || p.act == "*")`, 1)
 
-var scanEnforcers = map[int]*policy.Enforcer{}
-
 // scanEnforcer is enforcer(b, rows) over scanModel.
 func scanEnforcer(b *testing.B, rows int) *policy.Enforcer {
 	b.Helper()
-	skipLarge(b, rows)
-	enforcersMu.Lock()
-	defer enforcersMu.Unlock()
-	if e, ok := scanEnforcers[rows]; ok {
-		return e
-	}
-	e, err := policy.NewFromCSV(scanModel, PolicyCSV(Policy(rows)))
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := enforcerOf(b, scanModel, rows)
 	if e.Indexed() {
 		b.Fatal("the reordered model is indexed: the scan baseline would measure the index")
 	}
-	scanEnforcers[rows] = e
 	return e
 }
 
