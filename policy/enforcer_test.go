@@ -17,13 +17,7 @@ import (
 func TestDecisionCacheNeverStale(t *testing.T) {
 	ctx := context.Background()
 	db := openPolicyDB(t)
-	e, err := New(db, Model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.SeedIfEmpty(Default()); err != nil {
-		t.Fatal(err)
-	}
+	e := seededEnforcer(t, db)
 	grant := Rule{Type: "p", Values: []string{"public", "/api/users", "GET"}}
 	inherit := Rule{Type: "g", Values: []string{"public", "admin"}} // admin may GET /api/users
 	sqlGrant := func(insert bool) error {

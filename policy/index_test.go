@@ -179,13 +179,7 @@ m = g(r.sub, p.sub) && keyMatch(r.obj, p.obj) && r.act == p.act
 func TestIndexFollowsTheDatabase(t *testing.T) {
 	ctx := context.Background()
 	db := openPolicyDB(t)
-	e, err := New(db, Model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.SeedIfEmpty(Default()); err != nil {
-		t.Fatal(err)
-	}
+	e := seededEnforcer(t, db)
 	testEnforce(t, e, "public", "/api/hand", "GET", false)
 	if err := db.Exec(`INSERT INTO casbin_rule (ptype, v0, v1, v2, v3, v4, v5) VALUES ('p', 'public', '/api/hand', 'GET', '', '', '')`).Error; err != nil {
 		t.Fatal(err)

@@ -29,6 +29,19 @@ func openPolicyDB(t testing.TB) *gorm.DB {
 	return db
 }
 
+// seededEnforcer is an enforcer over db holding the default policy.
+func seededEnforcer(t *testing.T, db *gorm.DB) *Enforcer {
+	t.Helper()
+	e, err := New(db, Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.SeedIfEmpty(Default()); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 func testEnforce(t *testing.T, e *Enforcer, role, route, method string, want bool) {
 	t.Helper()
 	got, err := e.Allow(role, route, method)
@@ -162,13 +175,7 @@ func TestDatabaseEnforcerChangesAndRevision(t *testing.T) {
 
 func TestReplaceIsAtomic(t *testing.T) {
 	ctx := context.Background()
-	e, err := New(openPolicyDB(t), Model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.SeedIfEmpty(Default()); err != nil {
-		t.Fatal(err)
-	}
+	e := seededEnforcer(t, openPolicyDB(t))
 	next, _ := ParseCSV("p, public, /api/users, GET\np, admin, /api/users, *")
 	if err := e.Replace(ctx, next); err != nil {
 		t.Fatal(err)
