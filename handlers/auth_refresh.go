@@ -49,8 +49,9 @@ import (
 //   - refresh is rate limited like login.
 //
 // Access tokens stay valid until they expire, a revoked session's too, as
-// in Strapi: keep AccessTokenLifespan short. JWTs issued in legacy mode stay
-// valid in refresh mode until they expire (Strapi refuses them).
+// in Strapi: keep AccessTokenLifespan short. Refresh mode accepts only its
+// own access tokens (Tokens.SessionsOnly): legacy-mode JWTs are refused, as
+// Strapi refuses them.
 
 // Sessions configures refresh mode (Strapi's sessions option). Zero
 // lifespans take Strapi's defaults.
@@ -207,7 +208,7 @@ func (s *Server) issueAccessToken(userID uint, sessionID string) (string, error)
 }
 
 // currentSessionID is the session id of the request's access token ("" for
-// none, or a legacy token). The middleware has verified the token; it is
+// none). The middleware has verified the token; it is
 // verified again here to read the claim.
 func (s *Server) currentSessionID(c *gin.Context) string {
 	token, ok := bearerToken(c.GetHeader("Authorization"))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // refreshMode turns refresh mode on.
@@ -487,16 +488,11 @@ func TestLogout(t *testing.T) {
 			gone: func(w world) []signIn { return []signIn{w.b, w.c} }, want: func(w world) []signIn { return []signIn{w.a, w.bob} }},
 		{name: "scope all: every session of this user only", body: `{"scope":"all"}`, caller: func(w world) string { return w.a.JWT },
 			gone: func(w world) []signIn { return []signIn{w.a, w.b, w.c} }, want: func(w world) []signIn { return []signIn{w.bob} }},
-		{name: "a token without a session id: all of them", caller: func(w world) string { return "" },
-			gone: func(w world) []signIn { return []signIn{w.a, w.b, w.c} }, want: func(w world) []signIn { return []signIn{w.bob} }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newTestEnv(t, refreshMode)
 			w := setup(e)
 			jwt := tt.caller(w)
-			if jwt == "" {
-				jwt = e.token(e.users["authenticated"].ID) // a legacy-shaped token
-			}
 			body := strings.NewReplacer("%bob", w.bob.RefreshToken, "%b", w.b.RefreshToken).Replace(tt.body)
 			rec := e.request("POST", "/api/auth/logout", body, bearer(jwt))
 			if rec.Code != 200 || rec.Body.String() != ok {
@@ -818,5 +814,34 @@ func TestOAuthCallbackDeviceID(t *testing.T) {
 	sess, err := e.store.Sessions().Active(context.Background(), store.HashToken(a.RefreshToken), e.server.now())
 	if err != nil || sess.DeviceID != "tablet" {
 		t.Errorf("the OAuth session = %+v, %v; want device tablet", sess, err)
+	}
+}
+
+// TestRefreshModeRefusesLegacyTokens: as Strapi's session manager, refresh
+// mode accepts only its own access tokens (type "access" with a
+// sessionId); a legacy {id, iat, exp} token that works in legacy mode is
+// 401 once refresh mode is on.
+func TestRefreshModeRefusesLegacyTokens(t *testing.T) {
+	legacyEnv := newTestEnv(t)
+	legacy := legacyEnv.token(legacyEnv.users["authenticated"].ID)
+	if rec := legacyEnv.request("GET", "/api/users/me", "", bearer(legacy)); rec.Code != 200 {
+		t.Fatalf("legacy mode, legacy token: status = %d, want 200\n%s", rec.Code, rec.Body)
+	}
+	e := newTestEnv(t, refreshMode)
+	for name, token := range map[string]string{
+		"legacy token": legacy,
+		"access type without a session id": sign(t, jwt.SigningMethodHS256, e.cfg.Secret, jwt.MapClaims{
+			"id": e.users["authenticated"].ID, "type": "access", "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}),
+		"session id without the access type": sign(t, jwt.SigningMethodHS256, e.cfg.Secret, jwt.MapClaims{
+			"id": e.users["authenticated"].ID, "sessionId": "s", "type": "refresh", "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}),
+	} {
+		rec := e.request("GET", "/api/users/me", "", bearer(token))
+		if rec.Code != 401 || !strings.Contains(rec.Body.String(), `"Missing or invalid credentials"`) {
+			t.Errorf("refresh mode, %s: status = %d, want 401\n%s", name, rec.Code, rec.Body)
+		}
+	}
+	s := e.loginAs("alice", nil, nil)
+	if rec := e.request("GET", "/api/users/me", "", bearer(s.JWT)); rec.Code != 200 {
+		t.Fatalf("refresh mode, the login's access token: status = %d, want 200\n%s", rec.Code, rec.Body)
 	}
 }

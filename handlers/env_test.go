@@ -96,6 +96,15 @@ func (e *testEnv) createUser(username, email, roleType string, mods ...func(*sto
 // token mints a valid JWT for the user id.
 func (e *testEnv) token(id uint) string {
 	e.t.Helper()
+	if e.server.refreshMode() {
+		// Refresh mode takes only its own access tokens: one of a session
+		// that was never opened.
+		tok, err := e.server.issueAccessToken(id, "test-session")
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return tok
+	}
 	tok, err := e.server.tokens.Issue(id)
 	if err != nil {
 		e.t.Fatal(err)

@@ -152,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		store:    cfg.Store,
 		enforcer: cfg.Enforcer,
-		tokens:   Tokens{Secret: cfg.Secret, TTL: cfg.TokenTTL, Now: cfg.Now},
+		tokens:   Tokens{Secret: cfg.Secret, TTL: cfg.TokenTTL, Now: cfg.Now, SessionsOnly: cfg.JWTManagement == jwtRefresh},
 		log:      cfg.Logger,
 		verified: newVerifiedTokens(),
 	}

@@ -16,6 +16,10 @@ type Tokens struct {
 	Secret []byte
 	TTL    time.Duration
 	Now    func() time.Time
+	// SessionsOnly accepts only refresh mode's access tokens (type "access"
+	// with a sessionId), as Strapi's session manager does: tokens issued
+	// in legacy mode stop working when refresh mode is turned on.
+	SessionsOnly bool
 }
 
 // errBadToken is any token that does not verify; the cause stays internal.
@@ -33,7 +37,9 @@ func (t Tokens) Issue(userID uint) (string, error) {
 }
 
 type tokenClaims struct {
-	ID json.Number `json:"id"`
+	ID        json.Number `json:"id"`
+	Type      string      `json:"type"`
+	SessionID string      `json:"sessionId"`
 	jwt.RegisteredClaims
 }
 
@@ -58,6 +64,9 @@ func (t Tokens) Verify(token string) (userID uint, issuedAt time.Time, err error
 	}
 	if claims.IssuedAt == nil {
 		return 0, time.Time{}, fmt.Errorf("%w: no iat", errBadToken)
+	}
+	if t.SessionsOnly && (claims.Type != "access" || claims.SessionID == "") {
+		return 0, time.Time{}, fmt.Errorf("%w: not an access token of a session (refresh mode)", errBadToken)
 	}
 	return uint(id), claims.IssuedAt.Time, nil
 }
