@@ -56,6 +56,8 @@ type Enforcer struct {
 
 	mu        sync.RWMutex
 	decisions map[decisionKey]bool
+	// grants caches GrantsAnything by role, dropped with the decisions.
+	grants map[string]bool
 	// inflight holds the uncached decisions under evaluation, so that
 	// concurrent misses on one key (every request right after a change)
 	// evaluate the policy once: an evaluation scans every row, about 0.1 s
@@ -127,7 +129,7 @@ func newEnforcer(modelText string, adapter persist.Adapter) (*Enforcer, error) {
 	}
 	// Gatehouse writes the table itself, in transactions; the adapter only loads.
 	e.EnableAutoSave(false)
-	enf := &Enforcer{casbin: e, model: modelText, decisions: make(map[decisionKey]bool), inflight: make(map[decisionKey]*evaluation)}
+	enf := &Enforcer{casbin: e, model: modelText, decisions: make(map[decisionKey]bool), grants: make(map[string]bool), inflight: make(map[decisionKey]*evaluation)}
 	if modelIndexable(m) {
 		enf.index = newRuleIndex(nil)
 		if err := enf.reindex(); err != nil {
@@ -197,6 +199,7 @@ func (e *Enforcer) invalidate() {
 	e.mu.Lock()
 	e.generation.Add(1)
 	clear(e.decisions)
+	clear(e.grants)
 	e.mu.Unlock()
 }
 

@@ -212,8 +212,30 @@ func (e *Enforcer) decide(role, route, method string) (bool, error) {
 
 // GrantsAnything reports whether the role, or a role it inherits, has at
 // least one p rule. Strapi answers an anonymous request 401 rather than 403
-// when the Public role has no permission at all.
+// when the Public role has no permission at all. Answers are cached until
+// the next change, as decisions are.
 func (e *Enforcer) GrantsAnything(role string) (bool, error) {
+	e.mu.RLock()
+	grants, hit := e.grants[role]
+	e.mu.RUnlock()
+	if hit {
+		return grants, nil
+	}
+	gen := e.generation.Load()
+	grants, err := e.grantsAnything(role)
+	if err != nil {
+		return false, err
+	}
+	e.mu.Lock()
+	// A change that landed meanwhile may make the answer stale: not cached.
+	if e.generation.Load() == gen && len(e.grants) < maxCacheEntries {
+		e.grants[role] = grants
+	}
+	e.mu.Unlock()
+	return grants, nil
+}
+
+func (e *Enforcer) grantsAnything(role string) (bool, error) {
 	if e.index == nil {
 		perms, err := e.casbin.GetImplicitPermissionsForUser(role)
 		return len(perms) > 0, err

@@ -223,3 +223,33 @@ func TestIndexBadPatternIsAnError(t *testing.T) {
 		t.Fatalf("Allow for another method = %v, %v; want false, nil", ok, err)
 	}
 }
+
+// TestGrantsAnythingFollowsChanges: the cached answer is dropped by each
+// change.
+func TestGrantsAnythingFollowsChanges(t *testing.T) {
+	ctx := context.Background()
+	e, err := NewFromRules(Model, Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(step string, role string, w bool) {
+		t.Helper()
+		if got, err := e.GrantsAnything(role); err != nil || got != w {
+			t.Fatalf("%s: GrantsAnything(%s) = %v, %v; want %v", step, role, got, err, w)
+		}
+	}
+	want("default", "public", true)
+	if err := e.RemoveRole(ctx, "public", nil); err != nil {
+		t.Fatal(err)
+	}
+	want("public's rows removed", "public", false)
+	want("public's rows removed, asked again (cached)", "public", false)
+	if err := e.Add([]Rule{{Type: "g", Values: []string{"public", "authenticated"}}}); err != nil {
+		t.Fatal(err)
+	}
+	want("public inherits authenticated", "public", true)
+	if err := e.Replace(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	want("empty policy", "public", false)
+}
