@@ -147,8 +147,8 @@ func Open(databaseURL string) (*Store, error) {
 	switch src.Dialect {
 	case SQLite:
 		if src.Path != "" {
-			if err := os.MkdirAll(filepath.Dir(src.Path), 0o750); err != nil {
-				return nil, fmt.Errorf("store: create database directory: %w", err)
+			if err := createPrivate(src.Path); err != nil {
+				return nil, err
 			}
 		}
 		dialector = sqlite.Open(src.DSN)
@@ -176,6 +176,15 @@ func Open(databaseURL string) (*Store, error) {
 	if err := sqlDB.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("store: connect %s: %w", src.Dialect, err)
 	}
+	if src.Path != "" {
+		// SQLite gives -wal and -shm the database file's mode; an older
+		// deployment's may still be readable by others.
+		for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+			if err := tighten(sqliteFile(src.Path) + suffix); err != nil {
+				return nil, err
+			}
+		}
+	}
 	sqlDB.SetMaxIdleConns(8)
 	switch {
 	case src.Dialect == SQLite && src.Path == "":
@@ -201,6 +210,49 @@ func Open(databaseURL string) (*Store, error) {
 	}
 	return &Store{DB: db, Dialect: src.Dialect, Now: func() time.Time { return time.Now().UTC() }}, nil
 }
+
+// createPrivate makes the SQLite database private to this user before the
+// driver opens it: its directory is created 0700, the file 0600 (SQLite
+// creates -wal and -shm with the database file's mode), and an existing file
+// readable by others is made 0600, since in development it holds the JWT
+// secret.
+func createPrivate(path string) error {
+	path = sqliteFile(path)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("store: create database directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: create database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("store: create database file: %w", err)
+	}
+	return tighten(path)
+}
+
+// tighten makes the file 0600 when others may read or write it (a missing
+// file is left alone).
+func tighten(path string) error {
+	info, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if info.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		return fmt.Errorf("store: make %s private: %w", path, err)
+	}
+	return nil
+}
+
+// sqliteFile is the file system path of a SQLite path (without a "file:"
+// URI prefix).
+func sqliteFile(path string) string { return strings.TrimPrefix(path, "file:") }
 
 // Close closes the connection pool.
 func (s *Store) Close() error {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,5 +57,48 @@ func TestSQLitePragmas(t *testing.T) {
 	db.Raw("PRAGMA busy_timeout").Scan(&timeout)
 	if mode != "wal" || fk != 1 || timeout < 5000 {
 		t.Errorf("journal_mode=%s foreign_keys=%d busy_timeout=%d; want wal, 1, ≥5000", mode, fk, timeout)
+	}
+}
+
+// TestSQLiteFilesArePrivate: the database, its -wal and -shm files and a
+// directory created for them are readable by this user only (issue 11 point
+// 10: in development the database holds the JWT secret), and an existing
+// database readable by others is made private.
+func TestSQLiteFilesArePrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "g.db")
+	st, err := Open("sqlite://" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Migrate(); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	want := map[string]os.FileMode{dir: 0o700, path: 0o600, path + "-wal": 0o600, path + "-shm": 0o600}
+	for name, mode := range want {
+		info, err := os.Stat(name)
+		if err != nil {
+			t.Fatalf("stat %s: %v", name, err)
+		}
+		if got := info.Mode().Perm(); got != mode {
+			t.Errorf("mode of %s = %#o, want %#o", filepath.Base(name), got, mode)
+		}
+	}
+
+	old := filepath.Join(t.TempDir(), "old.db")
+	if err := os.WriteFile(old, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := Open("sqlite://" + old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	if info, err := os.Stat(old); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("mode of an existing 0644 database after Open = %v (%v), want 0600", info.Mode().Perm(), err)
 	}
 }
