@@ -24,7 +24,7 @@ type Var struct {
 
 // Vars lists every setting, in the README's order.
 var Vars = []Var{
-	{Env: "HOST", Flag: "host", Default: "0.0.0.0", Usage: "address to listen on"},
+	{Env: "HOST", Flag: "host", Default: "", Usage: "address to listen on (default: 127.0.0.1 in development, 0.0.0.0 in production)"},
 	{Env: "PORT", Flag: "port", Default: "1337", Usage: "port to listen on"},
 	{Env: "DATABASE_URL", Flag: "database-url", Default: "sqlite://./data/gatehouse.db", Usage: "sqlite://PATH, postgres://… or mysql://…", Secret: true},
 	{Env: "PUBLIC_URL", Flag: "public-url", Default: "", Usage: "absolute URL of this server, used in emails and OAuth redirects (default http://localhost:PORT)"},
@@ -128,7 +128,6 @@ func Parse(values map[string]string) (Config, error) {
 	bad := func(env, why string) error {
 		return fmt.Errorf("config: %s=%q: %s", env, get(env), why)
 	}
-	c.Host = get("HOST")
 	if c.Port, err = strconv.Atoi(get("PORT")); err != nil || c.Port < 0 || c.Port > 65535 {
 		return c, bad("PORT", "want a port number 0–65535")
 	}
@@ -149,6 +148,14 @@ func Parse(values map[string]string) (Config, error) {
 		c.Production = true
 	default:
 		return c, bad("GATEHOUSE_ENV", "want development or production")
+	}
+	if c.Host = get("HOST"); c.Host == "" {
+		// Development listens on loopback only: its database holds a
+		// generated JWT secret and its mail (with reset links) is logged.
+		c.Host = "127.0.0.1"
+		if c.Production {
+			c.Host = "0.0.0.0"
+		}
 	}
 	c.AdminEmail, c.AdminUsername, c.AdminPassword = get("ADMIN_EMAIL"), get("ADMIN_USERNAME"), get("ADMIN_PASSWORD")
 	if c.RateLimitEnabled, err = strconv.ParseBool(get("RATE_LIMIT_ENABLED")); err != nil {

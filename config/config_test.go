@@ -11,7 +11,7 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr() != "0.0.0.0:1337" || c.PublicURL != "http://localhost:1337" || c.JWTExpiresIn != 30*24*time.Hour ||
+	if c.Addr() != "127.0.0.1:1337" || c.PublicURL != "http://localhost:1337" || c.JWTExpiresIn != 30*24*time.Hour ||
 		!c.RateLimitEnabled || c.RateLimitMax != 10 || c.RateLimitInterval != time.Minute || c.BcryptCost != 10 ||
 		c.BodyLimit != 1<<20 || c.DatabaseURL != "sqlite://./data/gatehouse.db" || c.Production || len(c.TrustedProxies) != 0 ||
 		c.PolicyReloadInterval != 10*time.Second || c.ResetTokenTTL != time.Hour || c.ConfirmationTokenTTL != 24*time.Hour ||
@@ -44,5 +44,28 @@ func TestParseValues(t *testing.T) {
 	}
 	if c.Port != 8080 || !c.Production || len(c.TrustedProxies) != 2 || c.PublicURL != "https://auth.example.com" || !c.LogJSON {
 		t.Errorf("Parse = %+v", c)
+	}
+}
+
+// TestParseHost: development listens on loopback unless HOST says otherwise;
+// production on every interface (issue 11 point 11).
+func TestParseHost(t *testing.T) {
+	for _, tt := range []struct {
+		values map[string]string
+		want   string
+	}{
+		{nil, "127.0.0.1:1337"},
+		{map[string]string{"GATEHOUSE_ENV": "development"}, "127.0.0.1:1337"},
+		{map[string]string{"GATEHOUSE_ENV": "development", "HOST": "0.0.0.0"}, "0.0.0.0:1337"},
+		{map[string]string{"GATEHOUSE_ENV": "production"}, "0.0.0.0:1337"},
+		{map[string]string{"GATEHOUSE_ENV": "production", "HOST": "10.0.0.5"}, "10.0.0.5:1337"},
+	} {
+		c, err := Parse(tt.values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Addr(); got != tt.want {
+			t.Errorf("Parse(%v).Addr() = %q, want %q", tt.values, got, tt.want)
+		}
 	}
 }
