@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -46,6 +48,10 @@ func (s *Server) getPolicy(c *gin.Context) error {
 // whole policy is replaced atomically, or nothing changes. ?dryRun=true only
 // returns the decisions that would flip.
 func (s *Server) replacePolicy(c *gin.Context) error {
+	flags, err := queryFlags(c, "dryRun")
+	if err != nil {
+		return err
+	}
 	raw, err := io.ReadAll(c.Request.Body)
 	if err != nil {
 		return asBodyError(err)
@@ -75,7 +81,7 @@ func (s *Server) replacePolicy(c *gin.Context) error {
 	case err != nil:
 		return err
 	}
-	if dry, _ := strconv.ParseBool(c.Query("dryRun")); dry {
+	if flags["dryRun"] {
 		return writeJSON(c, http.StatusOK, gin.H{"dryRun": true, "changes": flips})
 	}
 	if err := s.enforcer.Replace(ctx(c), rules); err != nil {
@@ -126,6 +132,9 @@ func (s *Server) explain(role, method, path string) (policy.Explanation, error) 
 // reloadPolicy is POST /api/users-permissions/policy/reload: edits made
 // straight in the database take effect.
 func (s *Server) reloadPolicy(c *gin.Context) error {
+	if _, err := queryFlags(c); err != nil {
+		return err
+	}
 	before := s.enforcer.Revision()
 	if err := s.enforcer.Reload(ctx(c)); err != nil {
 		return err
@@ -141,4 +150,34 @@ func asBodyError(err error) error {
 		return errPayloadTooLarge
 	}
 	return &Error{Status: http.StatusBadRequest, Name: "BadRequestError", Message: "Could not read the request body", Err: err}
+}
+
+// queryFlags reads the query of a policy write, which may hold only the
+// flags named, each once, as "true" or "false" exactly. Anything else is a
+// 400 before any change: a misspelt ?dryrun=true must not apply the policy
+// it meant to preview.
+func queryFlags(c *gin.Context, known ...string) (map[string]bool, error) {
+	query := c.Request.URL.Query()
+	flags := make(map[string]bool, len(known))
+	var v validator
+	for _, name := range slices.Sorted(maps.Keys(query)) {
+		values := query[name]
+		switch {
+		case !contains(known, name):
+			v.add(name, fmt.Sprintf("Unknown query parameter %q (this endpoint takes %s)", name, knownFlags(known)), nil)
+		case len(values) != 1 || (values[0] != "true" && values[0] != "false"):
+			v.add(name, fmt.Sprintf("%s must be true or false, once", name), strings.Join(values, ","))
+		default:
+			flags[name] = values[0] == "true"
+		}
+	}
+	return flags, v.err()
+}
+
+// knownFlags lists flag names for a message ("none" without any).
+func knownFlags(known []string) string {
+	if len(known) == 0 {
+		return "none"
+	}
+	return "?" + strings.Join(known, "=true|false, ?") + "=true|false"
 }

@@ -64,6 +64,31 @@ func TestPolicyAPI(t *testing.T) {
 			want: []string{`line 2: role \"ghost\" does not exist`}},
 		{name: "a cycle is refused", method: "PUT", url: "/api/users-permissions/policy", caller: "admin",
 			header: csv, body: "g, admin, authenticated\ng, authenticated, admin\n", wantStatus: 400, want: []string{`Role inheritance cycle`}},
+		// Issue 11 point 11: a misspelt or unknown flag is refused before
+		// anything changes, and only "true"/"false" are read.
+		{name: "a misspelt dry-run flag is refused, not applied", method: "PUT", url: "/api/users-permissions/policy?dryrun=true", caller: "admin",
+			header: csv, body: withPublicUsers, wantStatus: 400, want: []string{`"name":"ValidationError"`, `Unknown query parameter \"dryrun\"`},
+			check: func(t *testing.T, e *testEnv, _ *httptest.ResponseRecorder) {
+				if rec := e.request("GET", "/api/users", "", nil); rec.Code != 403 {
+					t.Errorf("?dryrun=true applied the policy: anonymous GET /api/users = %d, want 403", rec.Code)
+				}
+			}},
+		{name: "dryRun takes only true or false", method: "PUT", url: "/api/users-permissions/policy?dryRun=1", caller: "admin",
+			header: csv, body: withPublicUsers, wantStatus: 400, want: []string{`dryRun must be true or false`}},
+		{name: "dryRun twice is refused", method: "PUT", url: "/api/users-permissions/policy?dryRun=true&dryRun=false", caller: "admin",
+			header: csv, body: withPublicUsers, wantStatus: 400},
+		{name: "dryRun=false applies", method: "PUT", url: "/api/users-permissions/policy?dryRun=false", caller: "admin",
+			header: csv, body: withPublicUsers, wantStatus: 200, want: []string{`"ok":true`}},
+		{name: "reload takes no query flag", method: "POST", url: "/api/users-permissions/policy/reload?force=true", caller: "admin",
+			wantStatus: 400, want: []string{`Unknown query parameter \"force\"`}},
+		{name: "a wildcard route with regular-expression characters is refused", method: "PUT", url: "/api/users-permissions/policy", caller: "admin",
+			header: csv, body: policy.DefaultCSV + "\np, public, /api/(users|roles)/*, GET\n", wantStatus: 400,
+			want: []string{`may not contain '('`},
+			check: func(t *testing.T, e *testEnv, _ *httptest.ResponseRecorder) {
+				if rec := e.request("GET", "/api/users/1", "", nil); rec.Code != 403 {
+					t.Errorf("anonymous GET /api/users/1 = %d, want 403", rec.Code)
+				}
+			}},
 		{name: "an empty policy is refused", method: "PUT", url: "/api/users-permissions/policy", caller: "admin",
 			header: csv, body: "# nothing\n", wantStatus: 400},
 		{name: "check an allow", method: "POST", url: "/api/users-permissions/policy/check", caller: "admin",

@@ -116,11 +116,23 @@ func parseLine(line string) (Rule, string) {
 	}
 }
 
+// regexMeta are the characters a regular expression gives a meaning: in a
+// wildcard route Casbin's keyMatch2 (and the index, which copies it) would
+// compile them, so "/api/(users|roles)/*" or "/api/users.+/*" would match
+// more than the route it reads as.
+const regexMeta = `.+()|[]{}^$\`
+
 // checkRoute validates a route pattern: absolute, no empty, "." or ".."
-// segments, "*" only as a whole last segment.
+// segments, "*" only as a whole last segment, and in a wildcard route no
+// character a regular expression reads (see regexMeta).
 func checkRoute(route string) string {
 	if !strings.HasPrefix(route, "/") {
 		return fmt.Sprintf("route %q must start with /", route)
+	}
+	if strings.HasSuffix(route, "/*") {
+		if i := strings.IndexAny(route, regexMeta); i >= 0 {
+			return fmt.Sprintf("route %q: a wildcard route may not contain %q (it would be read as a regular expression)", route, route[i])
+		}
 	}
 	segments := strings.Split(route[1:], "/")
 	for i, s := range segments {

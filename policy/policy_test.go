@@ -99,6 +99,11 @@ func TestParseCSVErrorsNameTheLine(t *testing.T) {
 		{"g, a, a", 1, "inherit itself"},
 		{"p, public, /" + strings.Repeat("a", 120) + ", GET", 1, "longer than"},
 		{`p, "public, /a, GET`, 1, "not CSV"},
+		// Regular-expression characters in a wildcard route (issue 11).
+		{"p, public, /api/(users|roles)/*, GET", 1, `may not contain '('`},
+		{"p, public, /api/users.+/*, GET", 1, `may not contain '.'`},
+		{"p, public, /api/a|b/*, GET", 1, `may not contain '|'`},
+		{"p, public, /api/us+ers/*, GET", 1, `may not contain '+'`},
 	} {
 		_, err := ParseCSV(tt.csv)
 		var le *LineError
