@@ -196,12 +196,12 @@ func BenchmarkIdleRelease(b *testing.B) {
 		for range 10 << 8 {
 			garbage = append(garbage, make([]byte, 4<<10))
 		}
+		runtime.KeepAlive(garbage)
 		garbage = nil
 		b.StartTimer()
 		w.release()
 	}
 	runtime.KeepAlive(live)
-	runtime.KeepAlive(garbage)
 }
 
 // discardWriter is an http.ResponseWriter that keeps nothing.

@@ -169,7 +169,6 @@ func TestSettingsMergeOverDefaults(t *testing.T) {
 }
 
 func TestEndpointsAndScopes(t *testing.T) {
-	const redirect = "http://localhost:1337/api/connect/%s/callback"
 	tests := []struct {
 		name      string
 		subdomain string // "" keeps the default placeholder
