@@ -1,4 +1,4 @@
-package main
+package browsertest
 
 import (
 	"bytes"
@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,130 +18,8 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/store"
 )
-
-const (
-	adminPageEmail    = "admin@example.com"
-	adminPagePassword = "admin-page-secret"
-)
-
-// newAdminPageServer serves the real application over a fresh temporary
-// SQLite database, with an admin user, on a local port.
-func newAdminPageServer(t *testing.T) (*app, *httptest.Server) {
-	t.Helper()
-	cfg, err := config.Parse(map[string]string{
-		"DATABASE_URL":           "sqlite://" + filepath.Join(t.TempDir(), "gatehouse.db"),
-		"JWT_SECRET":             "admin-page-secret-admin-page-secret-0123",
-		"RATE_LIMIT_ENABLED":     "false",
-		"BCRYPT_COST":            "4",
-		"POLICY_RELOAD_INTERVAL": "0",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.store.Close() })
-	if _, err := createAdmin(context.Background(), a.store, adminPageEmail, "admin", adminPagePassword, 4); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.server)
-	t.Cleanup(srv.Close)
-	return a, srv
-}
-
-// anonymousStatus is the status of a request without a token.
-func anonymousStatus(t *testing.T, method, url string) int {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
-// TestAdminPageHTTP checks the page as served by the real router: no token
-// needed, the security headers, and no path escaping the embedded files.
-func TestAdminPageHTTP(t *testing.T) {
-	_, srv := newAdminPageServer(t)
-	for _, tt := range []struct {
-		path, contentType, want string
-	}{
-		{"/admin", "text/html; charset=utf-8", `<script src="/admin/app.js" defer></script>`},
-		{"/admin/", "text/html; charset=utf-8", "<title>Gatehouse admin</title>"},
-		{"/admin/app.js", "text/javascript; charset=utf-8", "sessionStorage"},
-		{"/admin/app.css", "text/css; charset=utf-8", ":root"},
-	} {
-		// A bad token changes nothing: the page is outside authentication.
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+tt.path, nil)
-		req.Header.Set("Authorization", "Bearer not-a-token")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("GET %s: status = %d, want 200\n%s", tt.path, resp.StatusCode, body)
-			continue
-		}
-		for header, want := range map[string]string{
-			"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-			"X-Content-Type-Options":  "nosniff",
-			"Referrer-Policy":         "no-referrer",
-			"Content-Type":            tt.contentType,
-		} {
-			if got := resp.Header.Get(header); got != want {
-				t.Errorf("GET %s: %s = %q, want %q", tt.path, header, got, want)
-			}
-		}
-		if strings.HasSuffix(tt.contentType, "html; charset=utf-8") && resp.Header.Get("Cache-Control") != "no-store" {
-			t.Errorf("GET %s: Cache-Control = %q, want no-store", tt.path, resp.Header.Get("Cache-Control"))
-		}
-		if !strings.Contains(string(body), tt.want) {
-			t.Errorf("GET %s: body lacks %q", tt.path, tt.want)
-		}
-	}
-
-	// Paths are sent as written (Go's client does not clean them).
-	for _, p := range []string{
-		"/admin/../go.mod", "/admin/../main.go", "/admin/..%2fgo.mod", "/admin/%2e%2e/go.mod", "/admin/%2e%2e%2fgo.mod",
-		"/admin/static/app.js", "/admin/./../model.conf", "/admin/..%5cgo.mod", "/admin/admin.go", "/admin//etc/passwd",
-		"/admin/app.js%00", "/admin/.%2e/.%2e/etc/passwd",
-	} {
-		resp, err := http.Get(srv.URL + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNotFound {
-			t.Errorf("GET %s: status = %d, want 404\n%.200s", p, resp.StatusCode, body)
-		}
-		for _, leak := range []string{"module github.com", "package main", "[request_definition]", "root:"} {
-			if strings.Contains(string(body), leak) {
-				t.Errorf("GET %s: the answer leaks a file (%q)", p, leak)
-			}
-		}
-	}
-	if got := anonymousStatus(t, http.MethodPost, srv.URL+"/admin"); got != http.StatusMethodNotAllowed {
-		t.Errorf("POST /admin: status = %d, want 405", got)
-	}
-	// Mounting the page opened nothing else to the public role.
-	if got := anonymousStatus(t, http.MethodGet, srv.URL+"/api/users-permissions/roles"); got != http.StatusForbidden {
-		t.Errorf("GET /api/users-permissions/roles without a token: status = %d, want 403", got)
-	}
-}
 
 // chromiumPath finds Chromium: GATEHOUSE_TEST_CHROMIUM, /usr/bin/chromium, or
 // chromium on PATH.
@@ -373,7 +249,7 @@ const userFind = `input[data-function="plugin::users-permissions.user.find"]`
 // each checked from Go with anonymous requests.
 func TestAdminPageBrowser(t *testing.T) {
 	bin := chromiumPath(t)
-	a, srv := newAdminPageServer(t)
+	srv := startGatehouse(t)
 	p, consoleMessages := newBrowserPage(t, bin)
 	ctx := context.Background()
 
@@ -461,7 +337,7 @@ func TestAdminPageBrowser(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS("#delete-confirm")),
 			chromedp.Click(chromedp.CSS("#delete-confirm-button")))
 		p.waitText("#role-status", "Cannot delete public role")
-		if _, err := a.store.Roles().ByType(ctx, "public"); err != nil {
+		if _, err := srv.store.Roles().ByType(ctx, "public"); err != nil {
 			t.Errorf("public role: %v", err)
 		}
 	})
@@ -497,7 +373,7 @@ func TestAdminPageBrowser(t *testing.T) {
 		if n := eval[int](p, `document.querySelectorAll('#injected, #injected2, #roles-body img, #roles-body b').length`); n != 0 {
 			t.Errorf("%d elements were created from API data", n)
 		}
-		roles, err := a.store.Roles().List(ctx)
+		roles, err := srv.store.Roles().List(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -522,7 +398,7 @@ func TestAdminPageBrowser(t *testing.T) {
 		p.waitRolesList()
 		p.waitText("#roles-status", "Deleted the role "+name+".")
 		p.waitTrue("the row is gone", fmt.Sprintf(`document.querySelector('#roles-body tr[data-role-type=%q]') === null && document.querySelectorAll('#roles-body tr').length === 3`, roleType))
-		if _, err := a.store.Roles().ByType(ctx, roleType); err == nil {
+		if _, err := srv.store.Roles().ByType(ctx, roleType); err == nil {
 			t.Errorf("role %s is still in the database", roleType)
 		}
 	})
@@ -559,7 +435,8 @@ func TestAdminPageBrowser(t *testing.T) {
 
 	t.Run("policy: a bad line shows the API error and changes nothing", func(t *testing.T) {
 		p.t = t
-		before := a.enforcer.Revision()
+		token := adminToken(t, srv.URL)
+		before := srv.policyRevision(t, token)
 		csv := eval[string](p, `document.getElementById('policy-csv').value`)
 		edited := strings.TrimRight(csv, "\n") + "\np, public, /api/users\np, public, /api/users/:id, GET\n"
 		badLine := strings.Count(strings.TrimRight(csv, "\n"), "\n") + 2
@@ -570,8 +447,8 @@ func TestAdminPageBrowser(t *testing.T) {
 		if got := p.text("#policy-status"); !regexp.MustCompile(`^line \d+: `).MatchString(got) {
 			t.Errorf("status = %q, want the API's message %q", got, want)
 		}
-		if a.enforcer.Revision() != before {
-			t.Errorf("policy revision moved from %d to %d after a refused CSV", before, a.enforcer.Revision())
+		if after := srv.policyRevision(t, token); after != before {
+			t.Errorf("policy revision moved from %d to %d after a refused CSV", before, after)
 		}
 		for _, path := range []string{"/api/users", "/api/users/1"} {
 			if got := anonymousStatus(t, http.MethodGet, srv.URL+path); got != http.StatusForbidden {
@@ -585,14 +462,14 @@ func TestAdminPageBrowser(t *testing.T) {
 
 	t.Run("policy: reload from the database", func(t *testing.T) {
 		p.t = t
-		if err := a.store.DB.Exec(`INSERT INTO casbin_rule (ptype, v0, v1, v2, v3, v4, v5) VALUES ('p', 'authenticated', '/api/users/count', 'GET', '', '', '')`).Error; err != nil {
+		if err := srv.store.DB.Exec(`INSERT INTO casbin_rule (ptype, v0, v1, v2, v3, v4, v5) VALUES ('p', 'authenticated', '/api/users/count', 'GET', '', '', '')`).Error; err != nil {
 			t.Fatal(err)
 		}
 		p.clearStatus("policy-status")
 		p.do("reload", chromedp.Click(chromedp.CSS("#policy-reload")))
 		p.waitText("#policy-status", "Reloaded from the database: revision")
 		p.waitTrue("the CSV shows the row added by SQL", `document.getElementById('policy-csv').value.includes('p, authenticated, /api/users/count, GET')`)
-		if ok, _ := a.enforcer.Allow("authenticated", "/api/users/count", "GET"); !ok {
+		if !srv.allowed(t, adminToken(t, srv.URL), "authenticated", http.MethodGet, "/api/users/count") {
 			t.Errorf("the enforcer did not reload the row added by SQL")
 		}
 	})
@@ -621,9 +498,9 @@ func TestAdminPageBrowser(t *testing.T) {
 		p.waitText("#check-status", "No route matches DELETE /api/nothing")
 	})
 
-	testAdminPageUsers(t, p, a, srv)
+	testAdminPageUsers(t, p, srv)
 	testAdminPageTemplates(t, p, srv)
-	testAdminPageProviders(t, p, a, srv)
+	testAdminPageProviders(t, p, srv)
 
 	t.Run("log out forgets the token", func(t *testing.T) {
 		p.t = t
@@ -787,7 +664,7 @@ const xssUsername = `<img src=x onerror=alert(1)>`
 // testAdminPageUsers drives the users screen: pages, search, a username
 // that is markup, a role change, block and unblock, confirm and delete,
 // each checked in the database or through the API.
-func testAdminPageUsers(t *testing.T, p *browserPage, a *app, srv *httptest.Server) {
+func testAdminPageUsers(t *testing.T, p *browserPage, srv *gatehouse) {
 	ctx := context.Background()
 	token := adminToken(t, srv.URL)
 	create := func(username, email, password string, confirmed bool) uint {
@@ -808,7 +685,7 @@ func testAdminPageUsers(t *testing.T, p *browserPage, a *app, srv *httptest.Serv
 		create(fmt.Sprintf("user%02d", i), fmt.Sprintf("user%02d@example.org", i), "filler-password", true)
 	}
 	daveID := create("dave", "dave@example.com", "dave-password", true)
-	adminRole, err := a.store.Roles().ByType(ctx, "admin")
+	adminRole, err := srv.store.Roles().ByType(ctx, "admin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -860,7 +737,7 @@ func testAdminPageUsers(t *testing.T, p *browserPage, a *app, srv *httptest.Serv
 
 	t.Run("users: change a role", func(t *testing.T) {
 		p.t = t
-		authenticated, err := a.store.Roles().ByType(ctx, "authenticated")
+		authenticated, err := srv.store.Roles().ByType(ctx, "authenticated")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -872,7 +749,7 @@ func testAdminPageUsers(t *testing.T, p *browserPage, a *app, srv *httptest.Serv
 			row(carolID)+" select.user-role", fmt.Sprint(adminRole.ID)))
 		p.waitText("#users-status", "Changed the role of carol to Admin.")
 		p.waitUsersList()
-		u, err := a.store.Users().ByID(ctx, carolID)
+		u, err := srv.store.Users().ByID(ctx, carolID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -920,7 +797,7 @@ func testAdminPageUsers(t *testing.T, p *browserPage, a *app, srv *httptest.Serv
 		p.waitText("#users-status", "Confirmed carol.")
 		p.waitUsersList()
 		p.waitTrue("the Confirm button is gone", fmt.Sprintf(`document.querySelector(%q) === null`, row(carolID)+` button[data-action="confirm"]`))
-		if u, err := a.store.Users().ByID(ctx, carolID); err != nil || !u.Confirmed || u.Blocked {
+		if u, err := srv.store.Users().ByID(ctx, carolID); err != nil || !u.Confirmed || u.Blocked {
 			t.Errorf("carol: confirmed = %v, blocked = %v (%v); want confirmed and not blocked", u.Confirmed, u.Blocked, err)
 		}
 	})
@@ -935,7 +812,7 @@ func testAdminPageUsers(t *testing.T, p *browserPage, a *app, srv *httptest.Serv
 		if d := p.openedDialogs(); len(d) != 1 || !strings.Contains(d[0].Message, "dave@example.com") {
 			t.Fatalf("dialogs = %+v, want one confirm naming dave", d)
 		}
-		if _, err := a.store.Users().ByID(ctx, daveID); err != nil {
+		if _, err := srv.store.Users().ByID(ctx, daveID); err != nil {
 			t.Fatalf("dave after a cancelled deletion: %v", err)
 		}
 		p.answerConfirm(true)
@@ -945,7 +822,7 @@ func testAdminPageUsers(t *testing.T, p *browserPage, a *app, srv *httptest.Serv
 		p.waitUsersList()
 		p.waitText("#users-total", "14 users")
 		p.waitTrue("dave's row is gone", fmt.Sprintf(`document.querySelector(%q) === null`, row(daveID)))
-		if _, err := a.store.Users().ByID(ctx, daveID); err == nil {
+		if _, err := srv.store.Users().ByID(ctx, daveID); err == nil {
 			t.Errorf("dave is still in the database")
 		}
 		if status, _ := loginStatus(t, srv.URL, "dave@example.com", "dave-password"); status != http.StatusBadRequest {
@@ -958,7 +835,7 @@ func testAdminPageUsers(t *testing.T, p *browserPage, a *app, srv *httptest.Serv
 // testAdminPageTemplates edits the reset-password template, reads it back
 // through the API, and checks that a template the server refuses shows its
 // error and changes nothing.
-func testAdminPageTemplates(t *testing.T, p *browserPage, srv *httptest.Server) {
+func testAdminPageTemplates(t *testing.T, p *browserPage, srv *gatehouse) {
 	const msg = "#tpl-reset_password-message"
 	type options struct {
 		From          struct{ Name, Email string } `json:"from"`
@@ -1044,7 +921,7 @@ func testAdminPageTemplates(t *testing.T, p *browserPage, srv *httptest.Server) 
 // testAdminPageProviders drives the providers screen: the list, an enable
 // the server refuses, the editor (enable GitHub, read it back), the secret
 // kept write-only, and the list's toggle.
-func testAdminPageProviders(t *testing.T, p *browserPage, a *app, srv *httptest.Server) {
+func testAdminPageProviders(t *testing.T, p *browserPage, srv *gatehouse) {
 	const secret = "gh-client-secret-value-42"
 	type provider struct {
 		Enabled  bool     `json:"enabled"`
@@ -1065,7 +942,7 @@ func testAdminPageProviders(t *testing.T, p *browserPage, a *app, srv *httptest.
 	storedSecret := func(t *testing.T) string {
 		t.Helper()
 		var grant map[string]provider
-		if _, err := a.store.Settings().Get(context.Background(), store.KeyGrant, &grant); err != nil {
+		if _, err := srv.store.Settings().Get(context.Background(), store.KeyGrant, &grant); err != nil {
 			t.Fatal(err)
 		}
 		return grant["github"].Secret
