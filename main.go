@@ -217,6 +217,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 				Path: cfg.Sessions.CookiePath, Domain: cfg.Sessions.CookieDomain, MaxAge: cfg.Sessions.CookieMaxAge},
 		},
 		ExplainDenials: cfg.PolicyExplainDenials,
+		CORS:           corsConfig(cfg, log),
 	})
 	if err != nil {
 		if peers != nil {

@@ -64,6 +64,10 @@ var Vars = []Var{
 	{Env: "CONFIRMATION_TOKEN_TTL", Flag: "confirmation-token-ttl", Default: "24h", Usage: "lifetime of email-confirmation links"},
 	{Env: "OAUTH_REDIRECT_MODE", Flag: "oauth-redirect-mode", Default: "query", Usage: "query (access_token in the front-end URL, Strapi's documented flow) or session (tokens stay server-side)"},
 	{Env: "REDIS_URL", Flag: "redis-url", Default: "", Usage: "redis://host:6379/0 to share rate limits (and policy change notices) between instances", Secret: true},
+	{Env: "CORS_ORIGINS", Flag: "cors-origins", Default: "", Usage: "comma-separated origins allowed to call the API from a browser (https://app.example.com, http://localhost:*, or * without credentials); default: http://localhost:* and http://127.0.0.1:* in development, none in production"},
+	{Env: "CORS_CREDENTIALS", Flag: "cors-credentials", Default: "true", Usage: "send Access-Control-Allow-Credentials: true (cookies and Authorization from other origins)"},
+	{Env: "METRICS_ADDR", Flag: "metrics-addr", Default: "", Usage: "host:port of a separate listener serving Prometheus metrics at /metrics, e.g. 127.0.0.1:9464 (default: off)"},
+	{Env: "ACCESS_LOG", Flag: "access-log", Default: "true", Usage: "log one line per request at info (request id, method, route, status, duration, user, role)"},
 	{Env: "LOG_LEVEL", Flag: "log-level", Default: "info", Usage: "debug, info, warn or error"},
 	{Env: "LOG_FORMAT", Flag: "log-format", Default: "text", Usage: "text or json"},
 }
@@ -104,6 +108,11 @@ type Config struct {
 	// refresh mode (sessions.go).
 	JWTManagement string
 	Sessions      Sessions
+
+	// CORS, MetricsAddr and AccessLog are the operational settings (ops.go).
+	CORS        CORS
+	MetricsAddr string
+	AccessLog   bool
 }
 
 // Addr is host:port to listen on.
@@ -220,6 +229,9 @@ func Parse(values map[string]string) (Config, error) {
 		}
 	}
 	if err := parseSessions(get, &c); err != nil {
+		return c, err
+	}
+	if err := parseOps(get, &c); err != nil {
 		return c, err
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {

@@ -93,7 +93,7 @@ func (s *Server) router() error {
 	if err := engine.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
 		return err
 	}
-	engine.Use(gin.CustomRecoveryWithWriter(nil, s.recoverPanics), s.accessLog, s.limitBody)
+	engine.Use(gin.CustomRecoveryWithWriter(nil, s.recoverPanics), s.accessLog, s.cors, s.limitBody)
 	engine.NoRoute(func(c *gin.Context) { s.writeError(c, errNoRoute) })
 	engine.NoMethod(func(c *gin.Context) { s.writeError(c, errNoMethod) })
 	engine.GET("/_health", s.health)

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/providers"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
+	"github.com/rs/cors"
 	"github.com/ulule/limiter/v3"
 	"github.com/ulule/limiter/v3/drivers/store/memory"
 	"golang.org/x/crypto/bcrypt"
@@ -102,6 +103,10 @@ type Config struct {
 	// Sessions configures refresh mode (lifespans, the refresh-token cookie).
 	Sessions Sessions
 	// -- end of refresh-token settings --
+	// -- operations settings (cors.go, observe.go) --
+	// CORS is the cross-origin access; the zero value allows no origin.
+	CORS CORS
+	// -- end of operations settings --
 }
 
 // Server serves Gatehouse's API.
@@ -119,6 +124,8 @@ type Server struct {
 	dummyHash []byte
 	// verified caches the access tokens that verified (tokencache.go).
 	verified *verifiedTokens
+	// corsHandler applies Config.CORS (cors.go).
+	corsHandler *cors.Cors
 }
 
 // New builds the server and its router.
@@ -170,6 +177,9 @@ func New(cfg Config) (*Server, error) {
 			st = memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: "gatehouse", CleanUpInterval: time.Minute})
 		}
 		s.limiter = limiter.New(st, limiter.Rate{Period: cfg.RateLimit.Interval, Limit: cfg.RateLimit.Max})
+	}
+	if s.corsHandler, err = newCORS(cfg.CORS); err != nil {
+		return nil, err
 	}
 	if err := s.router(); err != nil {
 		return nil, err
