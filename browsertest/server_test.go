@@ -64,8 +64,9 @@ func binary(t *testing.T) string {
 }
 
 // startGatehouse runs the real binary over a fresh temporary SQLite
-// database, with an admin user, on a free local port, until the test ends.
-func startGatehouse(t *testing.T) *gatehouse {
+// database, with an admin user, on a free local port, until the test ends;
+// env adds or overrides settings (NAME=value).
+func startGatehouse(t *testing.T, env ...string) *gatehouse {
 	t.Helper()
 	bin := binary(t)
 	dbURL := "sqlite://" + filepath.Join(t.TempDir(), "gatehouse.db")
@@ -86,6 +87,7 @@ func startGatehouse(t *testing.T) *gatehouse {
 		"ADMIN_EMAIL=" + adminPageEmail,
 		"ADMIN_PASSWORD=" + adminPagePassword,
 	}
+	cmd.Env = append(cmd.Env, env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
