@@ -212,7 +212,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		JWTManagement: cfg.JWTManagement,
 		Sessions: handlers.Sessions{
 			AccessTokenLifespan: cfg.Sessions.AccessTokenLifespan, MaxRefreshTokenLifespan: cfg.Sessions.MaxRefreshTokenLifespan,
-			IdleRefreshTokenLifespan: cfg.Sessions.IdleRefreshTokenLifespan, HTTPOnly: cfg.Sessions.HTTPOnly,
+			IdleRefreshTokenLifespan: cfg.Sessions.IdleRefreshTokenLifespan, MaxPerUser: cfg.Sessions.MaxPerUser, HTTPOnly: cfg.Sessions.HTTPOnly,
 			Cookie: handlers.SessionCookie{Name: cfg.Sessions.CookieName, Secure: cfg.Sessions.CookieSecure, SameSite: cfg.Sessions.CookieSameSite,
 				Path: cfg.Sessions.CookiePath, Domain: cfg.Sessions.CookieDomain, MaxAge: cfg.Sessions.CookieMaxAge},
 		},

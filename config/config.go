@@ -34,6 +34,7 @@ var Vars = []Var{
 	{Env: "SESSIONS_ACCESS_TOKEN_LIFESPAN", Flag: "sessions-access-token-lifespan", Default: "10m", Usage: "refresh mode: lifetime of access tokens (a span with a unit: 10m, 1h)"},
 	{Env: "SESSIONS_MAX_REFRESH_TOKEN_LIFESPAN", Flag: "sessions-max-refresh-token-lifespan", Default: "30d", Usage: "refresh mode: a session ends this long after sign-in, however active"},
 	{Env: "SESSIONS_IDLE_REFRESH_TOKEN_LIFESPAN", Flag: "sessions-idle-refresh-token-lifespan", Default: "14d", Usage: "refresh mode: a refresh token expires this long after it was issued unless used"},
+	{Env: "SESSIONS_MAX_PER_USER", Flag: "sessions-max-per-user", Default: "10", Usage: "refresh mode: most sessions one user keeps; a new sign-in beyond it ends the least recently active one (0: no cap)"},
 	{Env: "SESSIONS_HTTP_ONLY", Flag: "sessions-http-only", Default: "false", Usage: "refresh mode: always deliver the refresh token in an HttpOnly cookie (else only on x-strapi-refresh-cookie: httpOnly)"},
 	{Env: "SESSIONS_COOKIE_NAME", Flag: "sessions-cookie-name", Default: "strapi_up_refresh", Usage: "name of the refresh-token cookie"},
 	{Env: "SESSIONS_COOKIE_SECURE", Flag: "sessions-cookie-secure", Default: "", Usage: "Secure refresh-token cookie: true or false (default: true in production)"},

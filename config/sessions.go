@@ -16,6 +16,9 @@ type Sessions struct {
 	AccessTokenLifespan      time.Duration
 	MaxRefreshTokenLifespan  time.Duration
 	IdleRefreshTokenLifespan time.Duration
+	// MaxPerUser caps a user's sessions: a new sign-in beyond it ends the
+	// least recently active one. Zero means no cap.
+	MaxPerUser int
 	// HTTPOnly is sessions.httpOnly: always deliver the refresh token in a
 	// cookie.
 	HTTPOnly bool
@@ -58,6 +61,9 @@ func parseSessions(get func(string) string, c *Config) error {
 		if *v.to, err = ParseSpan(get(v.env)); err != nil || *v.to < time.Second {
 			return bad(v.env, "want a time span of at least 1s with a unit, such as 10m, 12h or 14d")
 		}
+	}
+	if s.MaxPerUser, err = strconv.Atoi(get("SESSIONS_MAX_PER_USER")); err != nil || s.MaxPerUser < 0 || s.MaxPerUser > 1000 {
+		return bad("SESSIONS_MAX_PER_USER", "want a whole number from 0 (no cap) to 1000")
 	}
 	if s.HTTPOnly, err = strconv.ParseBool(get("SESSIONS_HTTP_ONLY")); err != nil {
 		return bad("SESSIONS_HTTP_ONLY", "want true or false")

@@ -13,7 +13,7 @@ func TestParseSessionsDefaults(t *testing.T) {
 	}
 	want := Sessions{
 		AccessTokenLifespan: 10 * time.Minute, MaxRefreshTokenLifespan: 30 * 24 * time.Hour, IdleRefreshTokenLifespan: 14 * 24 * time.Hour,
-		CookieName: "strapi_up_refresh", CookieSameSite: "lax", CookiePath: "/",
+		MaxPerUser: 10, CookieName: "strapi_up_refresh", CookieSameSite: "lax", CookiePath: "/",
 	}
 	if c.JWTManagement != JWTLegacy || c.Sessions != want {
 		t.Errorf("Parse(nil) = %q, %+v; want legacy-support and %+v", c.JWTManagement, c.Sessions, want)
@@ -33,13 +33,14 @@ func TestParseSessionsValues(t *testing.T) {
 		"SESSIONS_IDLE_REFRESH_TOKEN_LIFESPAN": "2h", "SESSIONS_HTTP_ONLY": "true", "SESSIONS_COOKIE_NAME": "rt",
 		"SESSIONS_COOKIE_SECURE": "true", "SESSIONS_COOKIE_SAME_SITE": "None", "SESSIONS_COOKIE_PATH": "/api/auth",
 		"SESSIONS_COOKIE_DOMAIN": "example.com", "SESSIONS_COOKIE_MAX_AGE": "120s",
+		"SESSIONS_MAX_PER_USER": "3",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Sessions{
 		AccessTokenLifespan: 5 * time.Minute, MaxRefreshTokenLifespan: 7 * 24 * time.Hour, IdleRefreshTokenLifespan: 2 * time.Hour,
-		HTTPOnly: true, CookieName: "rt", CookieSecure: true, CookieSameSite: "none", CookiePath: "/api/auth",
+		MaxPerUser: 3, HTTPOnly: true, CookieName: "rt", CookieSecure: true, CookieSameSite: "none", CookiePath: "/api/auth",
 		CookieDomain: "example.com", CookieMaxAge: 120 * time.Second,
 	}
 	if c.JWTManagement != JWTRefresh || c.Sessions != want {
@@ -57,7 +58,7 @@ func TestParseSessionsErrorsNameTheVariable(t *testing.T) {
 		{"JWT_MANAGEMENT", "legacy"}, {"JWT_MANAGEMENT", "Refresh"},
 		{"SESSIONS_ACCESS_TOKEN_LIFESPAN", "600"}, {"SESSIONS_ACCESS_TOKEN_LIFESPAN", "10ms"},
 		{"SESSIONS_MAX_REFRESH_TOKEN_LIFESPAN", "forever"}, {"SESSIONS_IDLE_REFRESH_TOKEN_LIFESPAN", "-1d"},
-		{"SESSIONS_HTTP_ONLY", "httpOnly"}, {"SESSIONS_COOKIE_NAME", "bad name"}, {"SESSIONS_COOKIE_NAME", "a;b"},
+		{"SESSIONS_HTTP_ONLY", "httpOnly"}, {"SESSIONS_MAX_PER_USER", "-1"}, {"SESSIONS_MAX_PER_USER", "ten"}, {"SESSIONS_COOKIE_NAME", "bad name"}, {"SESSIONS_COOKIE_NAME", "a;b"},
 		{"SESSIONS_COOKIE_SECURE", "yes please"}, {"SESSIONS_COOKIE_SAME_SITE", "loose"},
 		{"SESSIONS_COOKIE_SAME_SITE", "none"}, // without Secure
 		{"SESSIONS_COOKIE_PATH", "api"}, {"SESSIONS_COOKIE_DOMAIN", "example.com; Secure"},

@@ -64,6 +64,9 @@ type Sessions struct {
 	// IdleRefreshTokenLifespan expires a refresh token after it was issued
 	// unless used (14 days when zero).
 	IdleRefreshTokenLifespan time.Duration
+	// MaxPerUser caps a user's sessions: a sign-in beyond it ends the
+	// user's least recently active session. Zero means no cap.
+	MaxPerUser int
 	// HTTPOnly always delivers the refresh token in the cookie.
 	HTTPOnly bool
 	Cookie   SessionCookie
@@ -163,6 +166,9 @@ func (s *Server) startSession(c *gin.Context, user store.User, b body) error {
 		LoginAt: now, IssuedAt: now, ExpiresAt: now.Add(cfg.IdleRefreshTokenLifespan), AbsoluteExpiresAt: now.Add(cfg.MaxRefreshTokenLifespan),
 	}
 	if err := s.store.Sessions().Create(ctx(c), &sess); err != nil {
+		return err
+	}
+	if _, err := s.store.Sessions().Cap(ctx(c), user.ID, cfg.MaxPerUser); err != nil {
 		return err
 	}
 	access, err := s.issueAccessToken(user.ID, sess.SessionID)

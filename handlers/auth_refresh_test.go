@@ -845,3 +845,71 @@ func TestRefreshModeRefusesLegacyTokens(t *testing.T) {
 		t.Fatalf("refresh mode, the login's access token: status = %d, want 200\n%s", rec.Code, rec.Body)
 	}
 }
+
+// TestRefreshKeepsOneRowPerSession is issue 11's point 4: 300 refreshes of
+// one session used to leave 301 rows for 14 days; rotated in place they
+// leave one, and the token the last refresh replaced still revokes the
+// session when it is presented again.
+func TestRefreshKeepsOneRowPerSession(t *testing.T) {
+	e := newTestEnv(t, refreshMode)
+	token := e.loginAs("alice", nil, nil).RefreshToken
+	var previous string
+	for i := range 300 {
+		rec := e.refreshWith(token)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("refresh %d: status = %d, want 200\n%s", i+1, rec.Code, rec.Body)
+		}
+		var next signIn
+		if err := json.Unmarshal(rec.Body.Bytes(), &next); err != nil || next.RefreshToken == "" {
+			t.Fatalf("refresh %d: body = %s, want a refreshToken", i+1, rec.Body)
+		}
+		previous, token = token, next.RefreshToken
+	}
+	var rows int64
+	if err := e.store.DB.Model(&store.Session{}).Count(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	if rows != 1 {
+		t.Fatalf("up_sessions after 300 refreshes: %d rows, want 1", rows)
+	}
+	if rec := e.refreshWith(previous); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("the replaced token presented again: status = %d, want 401", rec.Code)
+	}
+	if rec := e.refreshWith(token); rec.Code != http.StatusUnauthorized {
+		t.Errorf("the current token after its predecessor's reuse: status = %d, want 401 (session revoked)", rec.Code)
+	}
+	if err := e.store.DB.Model(&store.Session{}).Count(&rows).Error; err != nil || rows != 0 {
+		t.Errorf("up_sessions after the reuse: %d rows (%v), want 0", rows, err)
+	}
+}
+
+// TestSessionsPerUserAreCapped: a sign-in beyond Sessions.MaxPerUser ends
+// the user's least recently active session; the others keep working.
+func TestSessionsPerUserAreCapped(t *testing.T) {
+	clock := newTestClock()
+	e := newTestEnv(t, withSessions(Sessions{MaxPerUser: 3}), withClock(clock))
+	var tokens []string
+	for range 3 {
+		tokens = append(tokens, e.loginAs("alice", nil, nil).RefreshToken)
+		clock.Advance(time.Second)
+	}
+	// The first session is refreshed: the second is now the least recently active.
+	rec := e.refreshWith(tokens[0])
+	if rec.Code != http.StatusOK {
+		t.Fatalf("refresh: status = %d, want 200\n%s", rec.Code, rec.Body)
+	}
+	var next signIn
+	json.Unmarshal(rec.Body.Bytes(), &next)
+	tokens[0] = next.RefreshToken
+	clock.Advance(time.Second)
+	tokens = append(tokens, e.loginAs("alice", nil, nil).RefreshToken)
+
+	if got := len(e.sessionsOf(e.users["authenticated"].ID)); got != 3 {
+		t.Errorf("alice's sessions after a fourth sign-in: %d, want 3", got)
+	}
+	for i, want := range []int{200, 401, 200, 200} {
+		if rec := e.refreshWith(tokens[i]); rec.Code != want {
+			t.Errorf("refresh of session %d: status = %d, want %d", i+1, rec.Code, want)
+		}
+	}
+}

@@ -13,18 +13,18 @@ import (
 
 // Refresh-token sessions (Strapi v5's jwtManagement: 'refresh').
 //
-// A session is a family of refresh tokens: the one issued at sign-in and
-// each one that replaced it at a refresh. Every token is a row of
-// up_sessions holding only the token's SHA-256 hash; the rows of a family
-// share its SessionID, the public id the access token carries and the
-// sessions endpoints show. One row of a family is active; a refresh marks it
-// rotated and inserts its successor, in one transaction that only one of
-// several concurrent refreshes of a token can commit.
+// A session is one row of up_sessions: its current refresh token's SHA-256
+// hash, and the hash of the token that current one replaced. A refresh
+// rotates the row in place (the current hash becomes the previous one), in
+// one conditional update that only one of several concurrent refreshes of a
+// token can win, so a session's storage never grows with its refreshes.
 //
-// Presenting a rotated token again, while it would otherwise still be
-// valid, means two parties hold tokens of the family (one of them a thief):
-// the whole family is revoked (ErrRefreshTokenReused). Rotated rows are kept
-// until their own expiry for that check, then pruned.
+// Presenting the previous token again, while it would otherwise still be
+// valid, means two parties hold tokens of the session (one of them a thief):
+// the session is revoked (ErrRefreshTokenReused). Older tokens are merely
+// unknown (ErrInvalidRefreshToken): the theft that matters is of the token
+// a client holds now, and its replay is the previous token's as soon as
+// either party refreshes.
 
 var (
 	// ErrInvalidRefreshToken means no unexpired session holds the token:
@@ -35,28 +35,34 @@ var (
 	ErrRefreshTokenReused = errors.New("store: refresh token reused; session revoked")
 )
 
-// Session is a row of up_sessions: one refresh token of a session.
+// Session is a row of up_sessions: one refresh-token session.
 type Session struct {
 	ID uint `gorm:"primaryKey"`
-	// SessionID is the public id of the session, the same on every row of
-	// the family.
+	// SessionID is the public id of the session, stable across refreshes.
 	SessionID string `gorm:"size:64;not null;index"`
 	UserID    uint   `gorm:"not null;index"`
 	User      *User  `gorm:"foreignKey:UserID;constraint:OnDelete:CASCADE"`
-	// TokenHash is the hex SHA-256 of the refresh token (HashToken).
-	TokenHash  string `gorm:"size:64;not null;uniqueIndex"`
-	DeviceID   string `gorm:"size:255;not null"`
-	DeviceName string `gorm:"size:255;not null;default:''"`
+	// TokenHash is the hex SHA-256 of the current refresh token (HashToken).
+	TokenHash string `gorm:"size:64;not null;uniqueIndex"`
+	// PreviousHash is the hash of the token the last refresh replaced, kept
+	// to recognise its reuse until PreviousExpiresAt, its own idle expiry.
+	PreviousHash      *string `gorm:"size:64;index"`
+	PreviousExpiresAt *time.Time
+	DeviceID          string `gorm:"size:255;not null"`
+	DeviceName        string `gorm:"size:255;not null;default:''"`
 	// LoginAt is when the session began (the sign-in).
 	LoginAt time.Time `gorm:"not null"`
-	// IssuedAt is when this token was issued: the sign-in or the refresh
-	// that produced it, the session's last activity.
+	// IssuedAt is when the current token was issued: the sign-in or the
+	// last refresh, the session's last activity.
 	IssuedAt time.Time `gorm:"not null"`
-	// ExpiresAt is this token's idle expiry, never past AbsoluteExpiresAt.
+	// ExpiresAt is the current token's idle expiry, never past
+	// AbsoluteExpiresAt.
 	ExpiresAt time.Time `gorm:"not null;index"`
 	// AbsoluteExpiresAt ends the session, however active.
 	AbsoluteExpiresAt time.Time `gorm:"not null"`
-	// RotatedAt is set when a refresh replaced the token.
+	// RotatedAt is set only on rows written before rotation in place, when
+	// each refresh inserted a row and marked its predecessor rotated: such a
+	// row's token counts as a previous token until it expires.
 	RotatedAt *time.Time
 }
 
@@ -144,14 +150,14 @@ func (s Sessions) Active(ctx context.Context, hash string, now time.Time) (Sessi
 }
 
 // Rotate replaces the token whose hash is hash by the one whose hash is
-// newHash and returns the new row. The new token's idle expiry is now+idle,
-// capped by the session's end.
+// newHash, in place, and returns the session as updated. The new token's
+// idle expiry is now+idle, capped by the session's end.
 //
 //   - An unknown or expired token: ErrInvalidRefreshToken.
-//   - A token already rotated (before this call, or by a concurrent call
-//     that won): the session is revoked and the error is
-//     ErrRefreshTokenReused. Of several concurrent refreshes of one token,
-//     exactly one succeeds.
+//   - The session's previous token (rotated before this call, or by a
+//     concurrent call that won) while it would otherwise still be valid:
+//     the session is revoked and the error is ErrRefreshTokenReused. Of
+//     several concurrent refreshes of one token, exactly one succeeds.
 //   - allow, when not nil, sees the current row before anything changes; an
 //     error from it is returned as is and nothing changes.
 func (s Sessions) Rotate(ctx context.Context, hash, newHash string, now time.Time, idle time.Duration, allow func(Session) error) (Session, error) {
@@ -160,6 +166,9 @@ func (s Sessions) Rotate(ctx context.Context, hash, newHash string, now time.Tim
 	}
 	now = now.UTC()
 	old, err := s.byHash(ctx, hash)
+	if errors.Is(err, ErrInvalidRefreshToken) {
+		return Session{}, s.previous(ctx, hash, now)
+	}
 	if err != nil {
 		return Session{}, err
 	}
@@ -174,35 +183,45 @@ func (s Sessions) Rotate(ctx context.Context, hash, newHash string, now time.Tim
 			return Session{}, err
 		}
 	}
-	next := Session{
-		SessionID: old.SessionID, UserID: old.UserID, TokenHash: newHash,
-		DeviceID: old.DeviceID, DeviceName: old.DeviceName, LoginAt: old.LoginAt,
-		IssuedAt: now, ExpiresAt: now.Add(idle), AbsoluteExpiresAt: old.AbsoluteExpiresAt,
-	}
+	next := old
+	prevHash, prevExpires := old.TokenHash, old.ExpiresAt
+	next.TokenHash, next.PreviousHash, next.PreviousExpiresAt = newHash, &prevHash, &prevExpires
+	next.IssuedAt, next.ExpiresAt = now, now.Add(idle)
 	if next.ExpiresAt.After(next.AbsoluteExpiresAt) {
 		next.ExpiresAt = next.AbsoluteExpiresAt
 	}
-	lost := false
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&Session{}).Where("id = ? AND rotated_at IS NULL", old.ID).Update("rotated_at", now)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			lost = true
-			return nil
-		}
-		return tx.Create(&next).Error
+	res := s.db.WithContext(ctx).Model(&Session{}).Where("id = ? AND token_hash = ?", old.ID, old.TokenHash).Updates(map[string]any{
+		"token_hash": newHash, "previous_hash": prevHash, "previous_expires_at": prevExpires,
+		"issued_at": now, "expires_at": next.ExpiresAt,
 	})
-	if err != nil {
-		return Session{}, translate(err)
+	if res.Error != nil {
+		return Session{}, translate(res.Error)
 	}
-	if lost {
+	if res.RowsAffected == 0 {
 		// Another refresh of this token committed first (or the session
 		// was revoked meanwhile): this one presented a rotated token.
 		return Session{}, s.reused(ctx, old)
 	}
 	return next, nil
+}
+
+// previous handles a token hash that is no session's current one: the
+// previous token of a session, still within its own expiry, revokes that
+// session (ErrRefreshTokenReused); anything else is ErrInvalidRefreshToken.
+func (s Sessions) previous(ctx context.Context, hash string, now time.Time) error {
+	var row Session
+	err := translate(s.db.WithContext(ctx).Where("previous_hash = ?", hash).Take(&row).Error)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return ErrInvalidRefreshToken
+	case err != nil:
+		return err
+	case row.PreviousHash == nil || subtle.ConstantTimeCompare([]byte(*row.PreviousHash), []byte(hash)) != 1:
+		return ErrInvalidRefreshToken
+	case row.PreviousExpiresAt == nil || !now.Before(*row.PreviousExpiresAt) || !now.Before(row.AbsoluteExpiresAt):
+		return ErrInvalidRefreshToken
+	}
+	return s.reused(ctx, row)
 }
 
 // reused revokes the session of a reused token and returns
@@ -249,6 +268,23 @@ func (s Sessions) Revoke(ctx context.Context, userID uint, sessionID string, now
 // rows went.
 func (s Sessions) RevokeDevice(ctx context.Context, userID uint, deviceID string) (int64, error) {
 	res := s.db.WithContext(ctx).Where("user_id = ? AND device_id = ?", userID, deviceID).Delete(&Session{})
+	return res.RowsAffected, translate(res.Error)
+}
+
+// Cap keeps the user's max most recently active sessions and revokes the
+// others, the least recently active first; it returns how many went. A
+// max below 1 keeps every session.
+func (s Sessions) Cap(ctx context.Context, userID uint, max int) (int64, error) {
+	if max < 1 {
+		return 0, nil
+	}
+	var ids []uint
+	err := s.db.WithContext(ctx).Model(&Session{}).Where("user_id = ?", userID).
+		Order("issued_at DESC, id DESC").Offset(max).Limit(1000).Pluck("id", &ids).Error
+	if err != nil || len(ids) == 0 {
+		return 0, translate(err)
+	}
+	res := s.db.WithContext(ctx).Where("user_id = ? AND id IN ?", userID, ids).Delete(&Session{})
 	return res.RowsAffected, translate(res.Error)
 }
 
