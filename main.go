@@ -126,7 +126,7 @@ type app struct {
 
 // open connects, migrates and bootstraps the database and builds the enforcer.
 func open(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, *policy.Enforcer, error) {
-	st, err := store.Open(cfg.DatabaseURL)
+	st, err := store.OpenWith(cfg.DatabaseURL, store.Options{Timeout: cfg.DBTimeout})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -181,11 +181,13 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 	// -- Redis wiring: shared rate limits, policy change notices --
 	limits := handlers.RateLimit{Enabled: cfg.RateLimitEnabled, Max: cfg.RateLimitMax, Interval: cfg.RateLimitInterval}
 	var peers *cluster.Cluster
+	var readyChecks []handlers.ReadyCheck
 	if cfg.RedisURL != "" {
 		if peers, err = cluster.Connect(ctx, cfg.RedisURL, cluster.Options{Logger: log}); err != nil {
 			return fail(fmt.Errorf("REDIS_URL: %w (Gatehouse does not start without the Redis it was given; unset REDIS_URL to run a single instance)", err))
 		}
 		limits.Store = peers.Limits
+		readyChecks = append(readyChecks, handlers.ReadyCheck{Name: "redis", Check: peers.Ping})
 	}
 	// -- end of Redis wiring --
 	srv, err := handlers.New(handlers.Config{
@@ -218,6 +220,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		},
 		ExplainDenials: cfg.PolicyExplainDenials,
 		CORS:           corsConfig(cfg, log),
+		ReadyChecks:    readyChecks,
 	})
 	if err != nil {
 		if peers != nil {
@@ -339,12 +342,35 @@ func serve(ctx context.Context, cfg config.Config, out io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: draining in-flight requests")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	return shutdown(srv, a.server, cfg, log, errc)
+}
+
+// shutdown stops the server gracefully: readiness fails at once and
+// keep-alives stop (each answer says Connection: close, so clients open
+// their next request on a new connection rather than one about to close);
+// requests keep being served for SHUTDOWN_GRACE, while the load balancer
+// notices; then the listener closes and in-flight requests get
+// SHUTDOWN_TIMEOUT to finish. It returns nil once drained, an error when
+// requests had to be cut.
+func shutdown(srv *http.Server, api *handlers.Server, cfg config.Config, log *slog.Logger, errc <-chan error) error {
+	api.Drain()
+	srv.SetKeepAlivesEnabled(false)
+	log.Info("shutting down: readiness fails; still serving during the grace period", "grace", cfg.ShutdownGrace)
+	grace := time.NewTimer(cfg.ShutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-grace.C:
+	case err := <-errc:
+		return err
 	}
+	log.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutdown: requests still running after SHUTDOWN_TIMEOUT (%s) were cut: %w", cfg.ShutdownTimeout, err)
+	}
+	log.Info("shut down: every request finished")
 	return nil
 }
 

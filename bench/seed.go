@@ -82,7 +82,9 @@ func PolicyCSV(rules []policy.Rule) string {
 // Open opens (creating) the SQLite database at path, migrates it, and
 // bootstraps the default roles and advanced settings.
 func Open(ctx context.Context, path string) (*store.Store, error) {
-	st, err := store.Open("sqlite://" + path)
+	// Seeding inserts 100,000 rows per statement: longer than a request's
+	// DB_TIMEOUT, so the bench database gets minutes.
+	st, err := store.OpenWith("sqlite://"+path, store.Options{Timeout: 5 * time.Minute})
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,7 @@ var Vars = []Var{
 	{Env: "HOST", Flag: "host", Default: "", Usage: "address to listen on (default: 127.0.0.1 in development, 0.0.0.0 in production)"},
 	{Env: "PORT", Flag: "port", Default: "1337", Usage: "port to listen on"},
 	{Env: "DATABASE_URL", Flag: "database-url", Default: "sqlite://./data/gatehouse.db", Usage: "sqlite://PATH, postgres://… or mysql://…", Secret: true},
+	{Env: "DB_TIMEOUT", Flag: "db-timeout", Default: "2s", Usage: "longest a database statement or transaction may take (the wait for a pooled connection included); past it the request answers 503"},
 	{Env: "PUBLIC_URL", Flag: "public-url", Default: "", Usage: "absolute URL of this server, used in emails and OAuth redirects (default http://localhost:PORT)"},
 	{Env: "JWT_SECRET", Flag: "jwt-secret", Default: "", Usage: "HS256 signing secret; required in production, generated and kept in the database in development", Secret: true},
 	{Env: "JWT_EXPIRES_IN", Flag: "jwt-expires-in", Default: "30d", Usage: "token lifetime: 30d, 12h, 45m, \"2 days\" (a bare number is milliseconds)"},
@@ -69,6 +70,8 @@ var Vars = []Var{
 	{Env: "CORS_CREDENTIALS", Flag: "cors-credentials", Default: "true", Usage: "send Access-Control-Allow-Credentials: true (cookies and Authorization from other origins)"},
 	{Env: "METRICS_ADDR", Flag: "metrics-addr", Default: "", Usage: "host:port of a separate listener serving Prometheus metrics at /metrics, e.g. 127.0.0.1:9464 (default: off)"},
 	{Env: "ACCESS_LOG", Flag: "access-log", Default: "true", Usage: "log one line per request at info (request id, method, route, status, duration, user, role)"},
+	{Env: "SHUTDOWN_GRACE", Flag: "shutdown-grace", Default: "5s", Usage: "on SIGTERM, how long to keep serving with readiness failing (for the load balancer to notice) before draining"},
+	{Env: "SHUTDOWN_TIMEOUT", Flag: "shutdown-timeout", Default: "30s", Usage: "on SIGTERM, how long the in-flight requests may take to finish after the grace period"},
 	{Env: "LOG_LEVEL", Flag: "log-level", Default: "info", Usage: "debug, info, warn or error"},
 	{Env: "LOG_FORMAT", Flag: "log-format", Default: "text", Usage: "text or json"},
 }
@@ -78,6 +81,10 @@ type Config struct {
 	Host              string
 	Port              int
 	DatabaseURL       string
+	// DBTimeout bounds each database statement and transaction (DB_TIMEOUT).
+	DBTimeout time.Duration
+	// ShutdownGrace and ShutdownTimeout pace the shutdown on SIGTERM.
+	ShutdownGrace, ShutdownTimeout time.Duration
 	PublicURL         string
 	JWTSecret         string
 	JWTExpiresIn      time.Duration
@@ -142,6 +149,15 @@ func Parse(values map[string]string) (Config, error) {
 		return c, bad("PORT", "want a port number 0–65535")
 	}
 	c.DatabaseURL = get("DATABASE_URL")
+	if c.DBTimeout, err = time.ParseDuration(get("DB_TIMEOUT")); err != nil || c.DBTimeout < 10*time.Millisecond {
+		return c, bad("DB_TIMEOUT", "want a Go duration of at least 10ms, such as 2s")
+	}
+	if c.ShutdownGrace, err = time.ParseDuration(get("SHUTDOWN_GRACE")); err != nil || c.ShutdownGrace < 0 {
+		return c, bad("SHUTDOWN_GRACE", "want a Go duration such as 5s, or 0")
+	}
+	if c.ShutdownTimeout, err = time.ParseDuration(get("SHUTDOWN_TIMEOUT")); err != nil || c.ShutdownTimeout <= 0 {
+		return c, bad("SHUTDOWN_TIMEOUT", "want a positive Go duration such as 30s")
+	}
 	c.PublicURL = strings.TrimRight(get("PUBLIC_URL"), "/")
 	if c.PublicURL == "" {
 		c.PublicURL = "http://localhost:" + strconv.Itoa(c.Port)

@@ -15,7 +15,7 @@ func TestParseDefaults(t *testing.T) {
 		!c.RateLimitEnabled || c.RateLimitMax != 10 || c.RateLimitInterval != time.Minute || c.BcryptCost != 10 ||
 		c.BodyLimit != 1<<20 || c.DatabaseURL != "sqlite://./data/gatehouse.db" || c.Production || len(c.TrustedProxies) != 0 ||
 		c.PolicyReloadInterval != 10*time.Second || c.ResetTokenTTL != time.Hour || c.ConfirmationTokenTTL != 24*time.Hour ||
-		c.OAuthRedirectMode != "query" {
+		c.OAuthRedirectMode != "query" || c.DBTimeout != 2*time.Second || c.ShutdownGrace != 5*time.Second || c.ShutdownTimeout != 30*time.Second {
 		t.Errorf("Parse(nil) = %+v, want the documented defaults", c)
 	}
 }
@@ -28,6 +28,7 @@ func TestParseErrorsNameTheVariable(t *testing.T) {
 		{"LOG_LEVEL", "loud"}, {"LOG_FORMAT", "xml"}, {"PUBLIC_URL", "localhost:1337"},
 		{"SMTP_SECURITY", "ssl"}, {"OAUTH_REDIRECT_MODE", "cookie"}, {"POLICY_RELOAD_INTERVAL", "-1s"},
 		{"RESET_TOKEN_TTL", "5s"}, {"REDIS_URL", "http://x"}, {"SMTP_PORT", "smtp"},
+		{"DB_TIMEOUT", "0"}, {"DB_TIMEOUT", "2"}, {"SHUTDOWN_GRACE", "-1s"}, {"SHUTDOWN_TIMEOUT", "0s"},
 	} {
 		_, err := Parse(map[string]string{tt.env: tt.value})
 		if err == nil || !strings.Contains(err.Error(), tt.env) {

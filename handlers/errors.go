@@ -54,6 +54,16 @@ func NotFoundError(message string) *Error {
 	return &Error{Status: http.StatusNotFound, Name: "NotFoundError", Message: message}
 }
 
+// ServiceUnavailableError is a 503 ServiceUnavailableError: a dependency
+// (the database, Redis) cannot serve now; the client may try again. The
+// cause is logged (rate-limited, see logLimiter), never sent.
+func ServiceUnavailableError(message string, cause error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Name: "ServiceUnavailableError", Message: message, Err: cause}
+}
+
+// msgUnavailable is the message of a 503 caused by the database.
+const msgUnavailable = "Service temporarily unavailable, please try again later"
+
 var (
 	errPayloadTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Name: "PayloadTooLargeError", Message: "Entity too large"}
 	errRateLimited     = &Error{Status: http.StatusTooManyRequests, Name: "RateLimitError", Message: "Too many requests, please try again later."}
@@ -62,15 +72,22 @@ var (
 )
 
 // asError maps any error to the Error to render: errors.As on *Error, sentinel
-// errors of the leaves by errors.Is, anything else a 500 whose cause is kept
-// for the log only.
+// errors of the leaves by errors.Is, the database being unavailable
+// (store.Unavailable: down, unreachable, past DB_TIMEOUT, disk full or
+// read-only) a 503 even when a handler wrapped it in a 500, anything else a
+// 500 whose cause is kept for the log only.
 func asError(err error) *Error {
 	var e *Error
 	var tooLarge *http.MaxBytesError
 	var invalidKey *store.InvalidKeyError
 	var badQuery *store.QueryError
+	isError := errors.As(err, &e)
 	switch {
-	case errors.As(err, &e):
+	case isError && e.Status != http.StatusInternalServerError:
+		return e
+	case unavailable(err):
+		return ServiceUnavailableError(msgUnavailable, err)
+	case isError:
 		return e
 	case errors.As(err, &tooLarge):
 		return errPayloadTooLarge
@@ -99,10 +116,26 @@ type errorJSON struct {
 	Details any    `json:"details"`
 }
 
-// writeError renders err in the envelope and logs server-side causes.
+// unavailable reports whether err says a dependency cannot serve now.
+func unavailable(err error) bool {
+	_, ok := store.Unavailable(err)
+	return ok
+}
+
+// writeError renders err in the envelope and logs server-side causes; the
+// causes of 503s are logged at most once per logLimiter interval each, with
+// the number of requests that failed the same way meanwhile.
 func (s *Server) writeError(c *gin.Context, err error) {
 	e := asError(err)
-	if e.Status >= 500 {
+	if e.Status == http.StatusServiceUnavailable {
+		if e.Err != nil {
+			cause, _ := store.Unavailable(err)
+			if log, suppressed := s.errLog.allow(e.Message + ": " + cause); log {
+				s.log.ErrorContext(c.Request.Context(), "request failed: unavailable", "cause", cause, "method", c.Request.Method,
+					"path", c.Request.URL.Path, "err", err, "suppressedSinceLast", suppressed)
+			}
+		}
+	} else if e.Status >= 500 {
 		s.log.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 	} else if e.Err != nil {
 		s.log.DebugContext(c.Request.Context(), "request refused", "status", e.Status, "err", e.Err)

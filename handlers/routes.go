@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/policy"
@@ -97,6 +96,7 @@ func (s *Server) router() error {
 	engine.NoRoute(func(c *gin.Context) { s.writeError(c, errNoRoute) })
 	engine.NoMethod(func(c *gin.Context) { s.writeError(c, errNoMethod) })
 	engine.GET("/_health", s.health)
+	engine.GET("/_ready", s.ready)
 	// The admin page: public static files, outside the policy (admin/).
 	adminPage := gin.WrapH(admin.Handler())
 	for _, p := range []string{admin.Prefix, admin.Prefix + "/*file"} {
@@ -122,20 +122,6 @@ func (s *Server) Route(fn policy.Function, rateLimited bool, handler func(*gin.C
 	chain = append(chain, s.handle(handler))
 	s.engine.Handle(fn.Method, fn.Route, chain...)
 	s.catalog = append(s.catalog, fn)
-}
-
-// health is GET /_health: 204 while the database answers.
-func (s *Server) health(c *gin.Context) {
-	sqlDB, err := s.store.DB.DB()
-	if err == nil {
-		err = sqlDB.PingContext(ctx(c))
-	}
-	if err != nil {
-		s.writeError(c, &Error{Status: http.StatusServiceUnavailable, Name: "ServiceUnavailableError", Message: "Database unavailable", Err: err})
-		return
-	}
-	c.Header("X-Policy-Revision", strconv.FormatInt(s.enforcer.Revision(), 10))
-	c.Status(http.StatusNoContent)
 }
 
 // DefaultCatalog returns the functions of Gatehouse's own routes without

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/policy"
@@ -107,6 +108,16 @@ type Config struct {
 	// CORS is the cross-origin access; the zero value allows no origin.
 	CORS CORS
 	// -- end of operations settings --
+	// ReadyChecks are what GET /_ready checks besides the database's write
+	// path, e.g. Redis when REDIS_URL is set (main adds it).
+	ReadyChecks []ReadyCheck
+}
+
+// ReadyCheck is one dependency GET /_ready checks: Check must return within
+// its context's deadline (one second for the whole readiness check).
+type ReadyCheck struct {
+	Name  string
+	Check func(context.Context) error
 }
 
 // Server serves Gatehouse's API.
@@ -126,6 +137,10 @@ type Server struct {
 	verified *verifiedTokens
 	// corsHandler applies Config.CORS (cors.go).
 	corsHandler *cors.Cors
+	// errLog rate-limits the log lines of 503s by cause.
+	errLog *logLimiter
+	// draining is set by Drain: readiness fails from then on.
+	draining atomic.Bool
 }
 
 // New builds the server and its router.
@@ -162,6 +177,7 @@ func New(cfg Config) (*Server, error) {
 		tokens:   Tokens{Secret: cfg.Secret, TTL: cfg.TokenTTL, Now: cfg.Now, SessionsOnly: cfg.JWTManagement == jwtRefresh},
 		log:      cfg.Logger,
 		verified: newVerifiedTokens(),
+		errLog:   newLogLimiter(errLogInterval, time.Now),
 	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("gatehouse: no such user"), cfg.BcryptCost)
 	if err != nil {

@@ -129,6 +129,11 @@ type Store struct {
 	// Now is the clock used for timestamps and token expiry.
 	Now func() time.Time
 
+	// file is the SQLite file as opened (nil for other dialects and in
+	// memory): a write is refused once the path names another file.
+	file os.FileInfo
+	path string
+
 	settingsOnce sync.Once
 	settings     *Settings
 	usersOnce    sync.Once
@@ -136,11 +141,20 @@ type Store struct {
 	userCache    *userCache
 }
 
-// Open connects to the database DATABASE_URL names, creating the SQLite file's
-// directory when needed. It does not migrate: call Migrate.
-func Open(databaseURL string) (*Store, error) {
+// Open connects to the database DATABASE_URL names with the default
+// Options (see OpenWith).
+func Open(databaseURL string) (*Store, error) { return OpenWith(databaseURL, Options{}) }
+
+// OpenWith connects to the database DATABASE_URL names, creating the SQLite
+// file's directory when needed, with every statement and transaction
+// bounded by opts.Timeout (timeouts.go). It does not migrate: call Migrate.
+func OpenWith(databaseURL string, opts Options) (*Store, error) {
 	src, err := ParseURL(databaseURL)
 	if err != nil {
+		return nil, err
+	}
+	timeout := opts.timeout()
+	if src, err = src.withTimeouts(timeout); err != nil {
 		return nil, err
 	}
 	var dialector gorm.Dialector
@@ -163,6 +177,10 @@ func Open(databaseURL string) (*Store, error) {
 		CreateBatchSize:        1000,
 		SkipDefaultTransaction: true,
 		NowFunc:                func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
+		// A statement (the wait for a pooled connection included) or a
+		// transaction whose context has no deadline of its own gets one.
+		DefaultContextTimeout:     timeout,
+		DefaultTransactionTimeout: timeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", src.Dialect, err)
@@ -171,7 +189,7 @@ func Open(databaseURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), max(timeout, 10*time.Second))
 	defer cancel()
 	if err := sqlDB.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("store: connect %s: %w", src.Dialect, err)
@@ -208,7 +226,12 @@ func Open(databaseURL string) (*Store, error) {
 		sqlDB.SetMaxOpenConns(32)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	return &Store{DB: db, Dialect: src.Dialect, Now: func() time.Time { return time.Now().UTC() }}, nil
+	s := &Store{DB: db, Dialect: src.Dialect, Now: func() time.Time { return time.Now().UTC() }, path: src.Path}
+	if err := s.watchFile(); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // createPrivate makes the SQLite database private to this user before the
@@ -266,7 +289,11 @@ func (s *Store) Close() error {
 // Migrate creates or updates Gatehouse's tables (not casbin_rule: the policy
 // package's adapter owns that one).
 func (s *Store) Migrate() error {
-	if err := s.DB.AutoMigrate(&Role{}, &User{}, &Setting{}, &Session{}); err != nil {
+	// Building an index over a large table may take longer than one
+	// request's statement: migrations get minutes, not DB_TIMEOUT.
+	ctx, cancel := context.WithTimeout(context.Background(), migrateTimeout)
+	defer cancel()
+	if err := s.DB.WithContext(ctx).AutoMigrate(&Role{}, &User{}, &Setting{}, &Session{}, &readyRow{}); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	return nil

@@ -55,8 +55,8 @@ func TestSQLitePragmas(t *testing.T) {
 	db.Raw("PRAGMA journal_mode").Scan(&mode)
 	db.Raw("PRAGMA foreign_keys").Scan(&fk)
 	db.Raw("PRAGMA busy_timeout").Scan(&timeout)
-	if mode != "wal" || fk != 1 || timeout < 5000 {
-		t.Errorf("journal_mode=%s foreign_keys=%d busy_timeout=%d; want wal, 1, ≥5000", mode, fk, timeout)
+	if mode != "wal" || fk != 1 || timeout != int(DefaultTimeout.Milliseconds()) {
+		t.Errorf("journal_mode=%s foreign_keys=%d busy_timeout=%d; want wal, 1, %d (DB_TIMEOUT)", mode, fk, timeout, DefaultTimeout.Milliseconds())
 	}
 }
 
