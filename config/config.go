@@ -78,28 +78,28 @@ var Vars = []Var{
 
 // Config is the parsed settings.
 type Config struct {
-	Host              string
-	Port              int
-	DatabaseURL       string
+	Host        string
+	Port        int
+	DatabaseURL string
 	// DBTimeout bounds each database statement and transaction (DB_TIMEOUT).
 	DBTimeout time.Duration
 	// ShutdownGrace and ShutdownTimeout pace the shutdown on SIGTERM.
 	ShutdownGrace, ShutdownTimeout time.Duration
-	PublicURL         string
-	JWTSecret         string
-	JWTExpiresIn      time.Duration
-	Production        bool
-	AdminEmail        string
-	AdminUsername     string
-	AdminPassword     string
-	RateLimitEnabled  bool
-	RateLimitMax      int64
-	RateLimitInterval time.Duration
-	TrustedProxies    []string
-	BcryptCost        int
-	BodyLimit         int64
-	LogLevel          slog.Level
-	LogJSON           bool
+	PublicURL                      string
+	JWTSecret                      string
+	JWTExpiresIn                   time.Duration
+	Production                     bool
+	AdminEmail                     string
+	AdminUsername                  string
+	AdminPassword                  string
+	RateLimitEnabled               bool
+	RateLimitMax                   int64
+	RateLimitInterval              time.Duration
+	TrustedProxies                 []string
+	BcryptCost                     int
+	BodyLimit                      int64
+	LogLevel                       slog.Level
+	LogJSON                        bool
 
 	PolicyReloadInterval time.Duration
 	PolicyExplainDenials bool
