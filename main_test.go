@@ -42,7 +42,7 @@ func (b *syncBuffer) String() string {
 func testConfig(t *testing.T, values map[string]string) config.Config {
 	t.Helper()
 	all := map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "gatehouse.db"), "PORT": "0", "HOST": "127.0.0.1",
-		"BCRYPT_COST": "4", "POLICY_RELOAD_INTERVAL": "0"}
+		"BCRYPT_COST": "4", "POLICY_RELOAD_INTERVAL": "0", "SHUTDOWN_GRACE": "0"}
 	for k, v := range values {
 		all[k] = v
 	}
