@@ -42,7 +42,10 @@ func (b *syncBuffer) String() string {
 func testConfig(t *testing.T, values map[string]string) config.Config {
 	t.Helper()
 	all := map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "gatehouse.db"), "PORT": "0", "HOST": "127.0.0.1",
-		"BCRYPT_COST": "4", "POLICY_RELOAD_INTERVAL": "0", "SHUTDOWN_GRACE": "0"}
+		"BCRYPT_COST": "4", "POLICY_RELOAD_INTERVAL": "0", "SHUTDOWN_GRACE": "0",
+		// Slow shared CI machines under -race: tests not about timeouts
+		// give the database 30s (the fault tests set their own).
+		"DB_TIMEOUT": "30s"}
 	for k, v := range values {
 		all[k] = v
 	}

@@ -36,7 +36,10 @@ type testEnv struct {
 // newTestEnv builds the environment; opts adjust the Config before New.
 func newTestEnv(t testing.TB, opts ...func(*Config)) *testEnv {
 	t.Helper()
-	st, err := store.Open("sqlite://" + filepath.Join(t.TempDir(), "gatehouse.db"))
+	// The suite runs under -race on shared machines, where SQLite's write
+	// lock may be waited for longer than DB_TIMEOUT's 2s default: tests
+	// that are not about timeouts get 30s (TestDatabaseTimeout sets its own).
+	st, err := store.OpenWith("sqlite://"+filepath.Join(t.TempDir(), "gatehouse.db"), store.Options{Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,5 +59,6 @@ func (s *Server) ready(c *gin.Context) {
 }
 
 // Drain makes GET /_ready fail from now on, so load balancers stop sending
-// requests before the server shuts down; everything else keeps serving.
+// requests before the server shuts down, and ends keep-alive: every answer
+// from now on says Connection: close. Everything else keeps serving.
 func (s *Server) Drain() { s.draining.Store(true) }

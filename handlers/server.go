@@ -215,6 +215,12 @@ func (s *Server) Catalog() policy.Catalog { return append(policy.Catalog(nil), s
 // the matched route pattern, so no spelling of a path reaches a route the
 // policy forbids.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		// net/http closes the connection after this answer, and the
+		// client opens its next request on a new one: no request is ever
+		// sent on a connection the server is about to close.
+		w.Header().Set("Connection", "close")
+	}
 	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") && !strings.HasSuffix(p, "//") {
 		r.URL.Path = p[:len(p)-1]
 		if r.URL.RawPath != "" {
