@@ -214,7 +214,7 @@ func runDatabaseFault(t *testing.T, service, databaseURL string, mode faultproxy
 	}
 	start := time.Now()
 	during(faultOutage, 4, func(w, i int) {
-		switch i % 3 {
+		switch (w + i) % 3 { // each worker starts with another kind
 		case 0:
 			register(start, "POST /api/auth/local/register", fmt.Sprintf("%sw%dn%d", prefix, w, i))
 		case 1:
@@ -304,7 +304,7 @@ func runRedisFault(t *testing.T, addr string, mode faultproxy.Mode) {
 	var consumedErrs, consumedCalls int
 	var consumedMu sync.Mutex
 	during(faultOutage, 4, func(w, i int) {
-		switch i % 4 {
+		switch (w + i) % 4 { // each worker starts with another kind
 		case 0:
 			badLogin(start)
 		case 1:
