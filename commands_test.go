@@ -2,31 +2,173 @@ package main
 
 import (
 	"bytes"
-	"encoding/xml"
-	"net"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/config"
 )
 
-// runCLI runs gatehouse with args against the database, returning stdout and the error.
-func runCLI(t *testing.T, db string, args ...string) (string, error) {
-	t.Helper()
-	out, _, err := runCLIStderr(t, db, args...)
-	return out, err
+// runMain runs the command line as main does, returning the exit code and
+// what was printed.
+func runMain(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
 }
 
-// runCLIStderr is runCLI also returning what the command wrote to stderr.
-func runCLIStderr(t *testing.T, db string, args ...string) (stdout, stderr string, err error) {
+var flagPattern = regexp.MustCompile(`(?m)^\s+(?:-\w, )?--([a-z0-9-]+)`)
+
+// TestCLIHelpListsOnlyItsFlags: each command's help lists its own flags and
+// nothing else (no server settings outside serve).
+func TestCLIHelpListsOnlyItsFlags(t *testing.T) {
+	var serveFlags []string
+	for _, v := range config.Vars {
+		serveFlags = append(serveFlags, v.Flag)
+	}
+	tests := []struct {
+		command string
+		flags   []string
+	}{
+		{"", []string{"version"}},
+		{"serve", serveFlags},
+		{"policy", nil},
+		{"policy export", []string{"database-url", "output"}},
+		{"policy import", []string{"database-url", "redis-url", "dry-run"}},
+		{"policy check", []string{"database-url"}},
+		{"policy diff", []string{"exit-code"}},
+		{"policy lint", []string{"database-url", "policy"}},
+		{"policy test", []string{"database-url", "junit", "policy"}},
+		{"role list", []string{"database-url"}},
+		{"role create", []string{"database-url", "redis-url", "type", "description"}},
+		{"role delete", []string{"database-url", "redis-url"}},
+		{"user set-role", []string{"database-url", "redis-url"}},
+		{"admin create", []string{"email", "username", "password", "database-url", "bcrypt-cost"}},
+		{"health", []string{"url", "timeout"}},
+		{"version", nil},
+	}
+	for _, tc := range tests {
+		code, out, stderr := runMain(append(strings.Fields(tc.command), "--help")...)
+		if code != 0 {
+			t.Errorf("%s --help: exit %d, want 0\n%s", tc.command, code, stderr)
+		}
+		var got []string
+		for _, m := range flagPattern.FindAllStringSubmatch(out, -1) {
+			got = append(got, m[1])
+		}
+		want := append(slices.Clone(tc.flags), "help")
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("gatehouse %s --help lists flags %v, want %v\n%s", tc.command, got, want, out)
+		}
+	}
+}
+
+// TestCLIServeFlagsAreTypedWithRealDefaults: booleans need no value and show
+// no type, durations and numbers say so, the database URL shows its real
+// default and a secret from the environment shows only "(set)".
+func TestCLIServeFlagsAreTypedWithRealDefaults(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	t.Setenv("JWT_SECRET", "")
+	for _, env := range []string{"DATABASE_URL", "JWT_SECRET"} {
+		unsetenv(t, env)
+	}
+	_, out, _ := runMain("serve", "--help")
+	for _, want := range []string{
+		`--database-url string `, `(default "sqlite://./data/gatehouse.db")`,
+		"--rate-limit-enabled ", "rate-limit the auth routes [$RATE_LIMIT_ENABLED] (default true)",
+		"--rate-limit-interval duration", "--port int", "--jwt-expires-in duration",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("serve --help does not contain %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "--rate-limit-enabled string") || strings.Contains(out, `(set)`) {
+		t.Errorf("serve --help shows a typeless bool or a secret that is not set:\n%s", out)
+	}
+	t.Setenv("DATABASE_URL", "postgres://gatehouse:hunter2@db/gatehouse")
+	t.Setenv("JWT_SECRET", "a-secret-of-enough-length-for-this-test")
+	_, out, _ = runMain("serve", "--help")
+	if strings.Contains(out, "hunter2") || strings.Contains(out, "a-secret-of") || strings.Count(out, `(default "(set)")`) != 2 {
+		t.Errorf("serve --help with secrets in the environment:\n%s", out)
+	}
+}
+
+// TestCLIExitCodes: 0 on success, 1 on any failure, unknown commands
+// included; a failure the command explained itself adds no error line.
+func TestCLIExitCodes(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "gatehouse.db")
+	if code, _, stderr := runMain("admin", "create", "--email", "ed@example.com", "--password", "secret123", "--bcrypt-cost", "4", "--database-url", "sqlite://"+db); code != 0 {
+		t.Fatalf("admin create: exit %d\n%s", code, stderr)
+	}
+	missing := filepath.Join(t.TempDir(), "gatehuose.db")
+	healthy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/_health" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer healthy.Close()
+	tests := []struct {
+		args       string
+		wantCode   int
+		wantOut    string
+		wantStderr string
+	}{
+		{"version", 0, "gatehouse ", ""},
+		{"--version", 0, "gatehouse ", ""},
+		{"frob", 1, "", `unknown command "frob" for "gatehouse"`},
+		{"policy frob", 1, "", `unknown command "frob" for "gatehouse policy"`},
+		{"role frob", 1, "", `unknown command "frob" for "gatehouse role"`},
+		{"policy", 0, "Available Commands:", ""},
+		{"policy lint --bogus", 1, "", "unknown flag: --bogus"},
+		{"serve --port x", 1, "", `invalid argument "x" for "--port" flag: want a whole number`},
+		{"serve --rate-limit-interval 5", 1, "", "want a Go duration"},
+		{"serve --rate-limit-enabled=maybe", 1, "", "want true or false"},
+		{"policy check public POST /api/auth/local --database-url sqlite://" + db, 0, "→ allow", ""},
+		{"policy check public GET /api/users --database-url sqlite://" + db, 1, "→ deny", ""},
+		{"policy lint --database-url sqlite://" + db, 0, "no findings", ""},
+		{"policy export --database-url sqlite://" + missing, 1, "", "database file " + missing + " does not exist"},
+		{"health --url " + healthy.URL + "/_health", 0, "healthy", ""},
+		{"health --timeout 2s --url " + healthy.URL + "/nothing", 1, "", "404"},
+	}
+	for _, tc := range tests {
+		code, out, stderr := runMain(strings.Fields(tc.args)...)
+		if code != tc.wantCode || !strings.Contains(out, tc.wantOut) || !strings.Contains(stderr, tc.wantStderr) {
+			t.Errorf("gatehouse %s: exit %d, want %d\nstdout: %s\nstderr: %s\nwant stdout %q, stderr %q", tc.args, code, tc.wantCode, out, stderr, tc.wantOut, tc.wantStderr)
+		}
+		if tc.wantCode == 1 && tc.wantStderr == "" && stderr != "" {
+			t.Errorf("gatehouse %s: stderr = %q, want nothing (the command explained the failure)", tc.args, stderr)
+		}
+	}
+}
+
+// unsetenv removes env for the test (t.Setenv first, which restores it).
+func unsetenv(t *testing.T, env string) {
 	t.Helper()
-	cmd := rootCommand()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(append(args, "--database-url", "sqlite://"+db, "--bcrypt-cost", "4"))
-	err = cmd.Execute()
-	return out.String(), errOut.String(), err
+	t.Setenv(env, "")
+	if err := os.Unsetenv(env); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runCLI runs a database command of gatehouse against the SQLite file db,
+// returning stdout, and an error holding stderr when it exits 1.
+func runCLI(t *testing.T, db string, args ...string) (string, error) {
+	t.Helper()
+	code, out, stderr := runMain(append(args, "--database-url", "sqlite://"+db)...)
+	if code != 0 {
+		return out, fmt.Errorf("gatehouse %s: exit %d: %s", strings.Join(args, " "), code, stderr)
+	}
+	return out, nil
 }
 
 func writeFile(t *testing.T, name, text string) string {
@@ -36,169 +178,4 @@ func writeFile(t *testing.T, name, text string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func TestPolicyCLI(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "cli.db")
-	out, err := runCLI(t, db, "policy", "export")
-	if err != nil || !strings.Contains(out, "p, public, /api/auth/local, POST") {
-		t.Fatalf("export: %v\n%s", err, out)
-	}
-	exported := writeFile(t, "exported.csv", out)
-	granted := writeFile(t, "granted.csv", out+"p, public, /api/users, GET\n")
-
-	out, err = runCLI(t, db, "policy", "import", granted, "--dry-run")
-	if err != nil || !strings.Contains(out, "public  GET     /api/users  plugin::users-permissions.user.find  deny → allow") || !strings.Contains(out, "1 decision(s) change") {
-		t.Errorf("import --dry-run: %v\n%s", err, out)
-	}
-	if out, err := runCLI(t, db, "policy", "check", "public", "GET", "/api/users"); err == nil || !strings.Contains(out, "allow it:  p, public, /api/users, GET") {
-		t.Errorf("check before import: %v\n%s", err, out)
-	}
-	if out, err := runCLI(t, db, "policy", "import", granted); err != nil || !strings.Contains(out, "imported") {
-		t.Fatalf("import: %v\n%s", err, out)
-	}
-	if out, err := runCLI(t, db, "policy", "check", "public", "get", "/api/users"); err != nil || !strings.Contains(out, "rule:      p, public, /api/users, GET") {
-		t.Errorf("check after import: %v\n%s", err, out)
-	}
-	diff := rootCommand()
-	var diffOut bytes.Buffer
-	diff.SetOut(&diffOut)
-	diff.SetArgs([]string{"policy", "diff", exported, granted})
-	if err := diff.Execute(); err != nil || !strings.Contains(diffOut.String(), "deny → allow") {
-		out := diffOut.String()
-		t.Errorf("diff: %v\n%s", err, out)
-	}
-
-	bad := writeFile(t, "bad.csv", "p, public, /api/users, GET\np, ghost, /api/users, GET\n")
-	if _, err := runCLI(t, db, "policy", "import", bad); err == nil || !strings.Contains(err.Error(), "bad.csv:2: role \"ghost\" does not exist") {
-		t.Errorf("import of a bad file: %v", err)
-	}
-	malformed := writeFile(t, "malformed.csv", "p, public\n")
-	if _, err := runCLI(t, db, "policy", "import", malformed); err == nil || !strings.Contains(err.Error(), "malformed.csv:1:") {
-		t.Errorf("import of a malformed file: %v", err)
-	}
-	// The failed imports left the policy alone.
-	if _, err := runCLI(t, db, "policy", "check", "public", "GET", "/api/users"); err != nil {
-		t.Errorf("a failed import changed the policy: %v", err)
-	}
-}
-
-func TestPolicyTestAndLintCLI(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "cli.db")
-	matrix := writeFile(t, "matrix.csv", `role,method,path,expect
-# the default policy
-public, POST, /api/auth/local, allow
-public, GET, /api/users/me, deny
-authenticated, GET, /api/users/me, allow
-admin, DELETE, /api/users/7, allow
-public, GET, /api/users, allow
-`)
-	junit := filepath.Join(t.TempDir(), "junit.xml")
-	out, err := runCLI(t, db, "policy", "test", matrix, "--junit", junit)
-	if err == nil || !strings.Contains(out, "4 passed, 1 failed") || !strings.Contains(out, "got deny, want allow") {
-		t.Errorf("policy test: %v\n%s", err, out)
-	}
-	raw, _ := os.ReadFile(junit)
-	var suite struct {
-		Tests    int `xml:"tests,attr"`
-		Failures int `xml:"failures,attr"`
-	}
-	if err := xml.Unmarshal(raw, &suite); err != nil || suite.Tests != 5 || suite.Failures != 1 {
-		t.Errorf("junit = %+v, %v\n%s", suite, err, raw)
-	}
-	passing := writeFile(t, "passing.csv", "public, POST, /api/auth/local, allow\n")
-	if out, err := runCLI(t, db, "policy", "test", passing); err != nil || !strings.Contains(out, "1 passed, 0 failed") {
-		t.Errorf("passing matrix: %v\n%s", err, out)
-	}
-	if out, err := runCLI(t, db, "policy", "lint"); err != nil || !strings.Contains(out, "no findings") {
-		t.Errorf("lint of the default policy: %v\n%s", err, out)
-	}
-	open := writeFile(t, "open.csv", "p, public, /api/users/:id, DELETE\np, admin, /api/users/*, *\np, admin, /api/users/:id, GET\n")
-	out, err = runCLI(t, db, "policy", "lint", "--policy", open)
-	if err == nil || !strings.Contains(out, "public-write: public may call DELETE /api/users/:id") || !strings.Contains(out, "shadowed-rule") || !strings.Contains(out, "unreachable-route") {
-		t.Errorf("lint: %v\n%s", err, out)
-	}
-}
-
-func TestRoleAndUserCLI(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "cli.db")
-	if out, err := runCLI(t, db, "role", "create", "Content Editors"); err != nil || !strings.Contains(out, "type content_editors") {
-		t.Fatalf("role create: %v\n%s", err, out)
-	}
-	if _, err := runCLI(t, db, "role", "create", "Content Editors"); err == nil || !strings.Contains(err.Error(), "already exists") {
-		t.Errorf("duplicate role create: %v", err)
-	}
-	if _, err := runCLI(t, db, "admin", "create", "--email", "Ed@Example.com", "--password", "secret123", "--username", "eddy"); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := runCLI(t, db, "user", "set-role", "ed@example.com", "content_editors"); err != nil || !strings.Contains(out, "is now content_editors") {
-		t.Errorf("set-role: %v\n%s", err, out)
-	}
-	if _, err := runCLI(t, db, "user", "set-role", "nobody@example.com", "admin"); err == nil {
-		t.Errorf("set-role of an unknown user succeeded")
-	}
-	if _, err := runCLI(t, db, "user", "set-role", "ed@example.com", "ghost"); err == nil || !strings.Contains(err.Error(), `role "ghost" does not exist`) {
-		t.Errorf("set-role to an unknown role: %v", err)
-	}
-	out, err := runCLI(t, db, "role", "list")
-	if err != nil || !strings.Contains(out, "content_editors") || !strings.Contains(strings.Join(strings.Fields(out), " "), "3 admin Admin 0 authenticated") {
-		t.Errorf("role list: %v\n%s", err, out)
-	}
-	if _, err := runCLI(t, db, "role", "delete", "public"); err == nil || !strings.Contains(err.Error(), "Cannot delete public role") {
-		t.Errorf("delete public: %v", err)
-	}
-	if out, err := runCLI(t, db, "role", "delete", "content_editors"); err != nil || !strings.Contains(out, "deleted") {
-		t.Errorf("role delete: %v\n%s", err, out)
-	}
-	if out, _ := runCLI(t, db, "role", "list"); strings.Contains(out, "content_editors") {
-		t.Errorf("role still listed:\n%s", out)
-	}
-}
-
-// TestCLIRedisUnreachable: with a REDIS_URL that does not answer, a command
-// that changes something still makes the change and succeeds, warning that
-// the running instances apply it at their periodic reload; a command that
-// changes nothing does not try Redis at all. It needs no Redis.
-func TestCLIRedisUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	redisURL := "redis://:secret@" + ln.Addr().String() + "/0"
-	ln.Close() // nothing listens there now
-	db := filepath.Join(t.TempDir(), "cli.db")
-	if _, err := runCLI(t, db, "admin", "create", "--email", "ed@example.com", "--password", "secret123", "--username", "eddy"); err != nil {
-		t.Fatal(err)
-	}
-
-	for _, args := range [][]string{
-		{"role", "create", "Reviewers"},
-		{"user", "set-role", "ed@example.com", "reviewers"},
-		{"role", "delete", "reviewers"},
-	} {
-		out, stderr, err := runCLIStderr(t, db, append(args, "--redis-url", redisURL)...)
-		if err != nil {
-			t.Errorf("%s with Redis unreachable: %v, want success\n%s", strings.Join(args, " "), err, out)
-		}
-		for _, want := range []string{"warning: the change is saved", "does not answer", "periodic policy reload", "POLICY_RELOAD_INTERVAL"} {
-			if !strings.Contains(stderr, want) {
-				t.Errorf("%s: stderr = %q, want it to mention %q", strings.Join(args, " "), stderr, want)
-			}
-		}
-		if strings.Contains(stderr, "secret") {
-			t.Errorf("%s: stderr = %q leaks the Redis password", strings.Join(args, " "), stderr)
-		}
-	}
-	// The changes were made: ed went to reviewers, then back to the
-	// default role when reviewers was deleted.
-	out, err := runCLI(t, db, "role", "list")
-	if err != nil || strings.Contains(out, "reviewers") || !strings.Contains(strings.Join(strings.Fields(out), " "), "authenticated Authenticated 1") {
-		t.Errorf("role list after the changes: %v\n%s", err, out)
-	}
-	if _, stderr, err := runCLIStderr(t, db, "role", "list", "--redis-url", redisURL); err != nil || stderr != "" {
-		t.Errorf("role list with Redis unreachable: %v, stderr = %q, want no warning", err, stderr)
-	}
-	if _, stderr, err := runCLIStderr(t, db, "role", "create", "Reviewers"); err != nil || stderr != "" {
-		t.Errorf("role create without REDIS_URL: %v, stderr = %q, want no warning", err, stderr)
-	}
 }

@@ -2,9 +2,16 @@
 // Strapi-compatible users & permissions API whose route access is decided by
 // a Casbin policy stored in the database.
 //
-//	gatehouse                 same as gatehouse serve
+//	gatehouse                 same as gatehouse serve (settings from the environment)
 //	gatehouse serve           run the server (flags or environment, see --help)
 //	gatehouse admin create    create an admin user
+//	gatehouse policy …        export, import, check, diff, lint and test the policy
+//	gatehouse role …, user …  manage roles and users
+//	gatehouse health          check a running server (for container health checks)
+//	gatehouse version         the module version and VCS revision
+//
+// The commands besides serve live in package cli, which an app embedding
+// Gatehouse mounts on its own root with its own route catalogue.
 package main
 
 import (
@@ -24,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatehouse/gatehouse/cli"
 	"github.com/gatehouse/gatehouse/cluster"
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/handlers"
@@ -32,8 +40,6 @@ import (
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // modelText is the Casbin model the binary enforces.
@@ -42,58 +48,49 @@ import (
 var modelText string
 
 func main() {
-	if err := rootCommand().Execute(); err != nil {
-		if !errors.Is(err, errExit) {
-			fmt.Fprintln(os.Stderr, "gatehouse:", err)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes the command line and returns the process's exit code: 0, or
+// 1 for any failure (an unknown command or flag, bad settings, a denied
+// check, lint findings, a failed matrix, a diff under --exit-code).
+func run(args []string, stdout, stderr io.Writer) int {
+	root := rootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.Execute(); err != nil {
+		if !errors.Is(err, cli.ErrFailed) {
+			fmt.Fprintln(stderr, "gatehouse:", err)
 		}
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 func rootCommand() *cobra.Command {
 	gin.SetMode(gin.ReleaseMode)
+	opts := cli.Options{Catalog: handlers.DefaultCatalog(), Model: modelText, LookupEnv: os.LookupEnv}
+	serve := serveCommand()
 	root := &cobra.Command{
 		Use:           "gatehouse",
 		Short:         "Users, roles and permissions for HTTP APIs (Strapi-compatible, Casbin policies)",
+		Version:       cli.Version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// `gatehouse` alone serves with the environment's settings, so
+		// `go run .` starts the server; flags belong to `gatehouse serve`.
+		RunE: serve.RunE,
 	}
-	serve := serveCommand()
-	root.AddCommand(serve, adminCommand(), policyCommand(), roleCommand(), userCommand())
-	// `gatehouse` alone serves, so `go run .` starts the server.
-	root.RunE = serve.RunE
-	root.Flags().AddFlagSet(serve.Flags())
+	root.SetVersionTemplate("gatehouse {{.Version}}\n")
+	root.AddCommand(serve, cli.AdminCommand(opts), cli.PolicyCommand(opts), cli.RoleCommand(opts), cli.UserCommand(opts),
+		cli.HealthCommand(opts), cli.VersionCommand())
 	return root
 }
 
-// bindConfig adds a flag for every setting to fs, defaulting to the
-// environment variable, and returns a loader for the parsed Config.
-func bindConfig(fs *pflag.FlagSet) func() (config.Config, error) {
-	values := make(map[string]*string, len(config.Vars))
-	for _, v := range config.Vars {
-		def := v.Default
-		if env, ok := os.LookupEnv(v.Env); ok {
-			def = env
-		}
-		shown := def
-		if v.Secret && shown != "" {
-			shown = "(set)"
-		}
-		values[v.Env] = fs.String(v.Flag, def, fmt.Sprintf("%s [$%s]", v.Usage, v.Env))
-		fs.Lookup(v.Flag).DefValue = shown
-	}
-	return func() (config.Config, error) {
-		m := make(map[string]string, len(values))
-		for k, v := range values {
-			m[k] = *v
-		}
-		return config.Parse(m)
-	}
-}
-
 func serveCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "serve", Short: "Run the HTTP server"}
-	load := bindConfig(cmd.Flags())
+	cmd := &cobra.Command{Use: "serve", Short: "Run the HTTP server", Args: cobra.NoArgs}
+	load := cli.BindSettings(cmd.Flags(), os.LookupEnv, config.Vars...)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, err := load()
 		if err != nil {
@@ -124,31 +121,9 @@ type app struct {
 	cluster *cluster.Cluster
 }
 
-// open connects, migrates and bootstraps the database and builds the enforcer.
-func open(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, *policy.Enforcer, error) {
-	st, err := store.OpenWith(cfg.DatabaseURL, store.Options{Timeout: cfg.DBTimeout})
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := st.Migrate(); err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	enforcer, err := policy.New(st.DB, modelText)
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	if err := bootstrap(ctx, st, enforcer, log); err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	return st, enforcer, nil
-}
-
 // newApp wires everything the server needs.
 func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, error) {
-	st, enforcer, err := open(ctx, cfg, log)
+	st, enforcer, err := cli.Open(ctx, cfg.DatabaseURL, store.Options{Timeout: cfg.DBTimeout}, modelText, log)
 	if err != nil {
 		return nil, err
 	}
@@ -164,8 +139,8 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		log.Warn("security: JWT_EXPIRES_IN is longer than 30 days; stolen tokens stay valid that long", "expiresIn", cfg.JWTExpiresIn.String())
 	}
 	if cfg.AdminEmail != "" && cfg.AdminPassword != "" {
-		switch _, err := createAdmin(ctx, st, cfg.AdminEmail, cfg.AdminUsername, cfg.AdminPassword, cfg.BcryptCost); {
-		case errors.Is(err, errAdminExists):
+		switch _, err := cli.CreateAdmin(ctx, st, cfg.AdminEmail, cfg.AdminUsername, cfg.AdminPassword, cfg.BcryptCost); {
+		case errors.Is(err, cli.ErrAdminExists):
 			log.Debug("admin user from ADMIN_EMAIL already exists")
 		case err != nil:
 			return fail(fmt.Errorf("ADMIN_EMAIL: %w", err))
@@ -331,6 +306,7 @@ func serve(ctx context.Context, cfg config.Config, out io.Writer) error {
 	}
 	log.Info("Gatehouse is listening", "url", cfg.PublicURL, "addr", ln.Addr().String(), "database", string(a.store.Dialect),
 		"policyRevision", a.enforcer.Revision())
+	announceAdmin(ctx, cfg, a.store, log)
 	if cfg.PolicyReloadInterval > 0 {
 		go reloadPolicyPeriodically(ctx, a.enforcer, cfg.PolicyReloadInterval, log)
 	}
@@ -377,6 +353,22 @@ func shutdown(srv *http.Server, api *handlers.Server, cfg config.Config, log *sl
 	}
 	log.Info("shut down: every request finished")
 	return nil
+}
+
+// announceAdmin logs where the admin page is and, while no user has the
+// admin role, the command that creates one.
+func announceAdmin(ctx context.Context, cfg config.Config, st *store.Store, log *slog.Logger) {
+	page := cfg.PublicURL + "/admin"
+	admins, err := cli.Admins(ctx, st)
+	switch {
+	case err != nil:
+		log.Warn("admin page: could not count the admin users", "url", page, "err", err)
+	case admins == 0:
+		log.Warn("admin page: no admin user exists yet; create one with: gatehouse admin create --email you@example.com --password '…' "+
+			"(with the same DATABASE_URL), or set ADMIN_EMAIL and ADMIN_PASSWORD before the next start", "url", page)
+	default:
+		log.Info("admin page", "url", page, "admins", admins)
+	}
 }
 
 // reloadPolicyPeriodically reloads the policy whenever its stored revision
@@ -436,99 +428,4 @@ func jwtSecret(ctx context.Context, cfg config.Config, st *store.Store, log *slo
 	}
 	log.Warn("JWT_SECRET is not set: using a development secret kept in the database; set JWT_SECRET (and GATEHOUSE_ENV=production) before going live")
 	return []byte(secret), nil
-}
-
-// bootstrap fills an empty database: the default roles and, with them, the
-// default policy; Strapi's default settings.
-func bootstrap(ctx context.Context, st *store.Store, enforcer *policy.Enforcer, log *slog.Logger) error {
-	// -- email bootstrap: Strapi's default email templates, once --
-	if err := st.Settings().PutIfAbsent(ctx, store.KeyEmail, mail.DefaultTemplates()); err != nil {
-		return fmt.Errorf("bootstrap: email templates: %w", err)
-	}
-	created, err := st.Bootstrap(ctx)
-	if err != nil || !created {
-		return err
-	}
-	seeded, err := enforcer.SeedIfEmpty(policy.Default())
-	if err != nil {
-		return fmt.Errorf("bootstrap: policy: %w", err)
-	}
-	if seeded {
-		log.Info("bootstrap: created the public, authenticated and admin roles and the default policy")
-	}
-	return nil
-}
-
-var errAdminExists = errors.New("a user with this email already exists")
-
-// createAdmin creates a confirmed local user with the admin role.
-func createAdmin(ctx context.Context, st *store.Store, email, username, password string, cost int) (store.User, error) {
-	email = strings.ToLower(strings.TrimSpace(email))
-	if username == "" {
-		username = "admin"
-	}
-	switch {
-	case !strings.Contains(email, "@") || len(email) < 6:
-		return store.User{}, fmt.Errorf("%q is not a valid email", email)
-	case len(password) < 6:
-		return store.User{}, errors.New("the password must be at least 6 characters")
-	case len(password) > 72:
-		return store.User{}, errors.New("the password must be at most 72 bytes")
-	case len(username) < 3:
-		return store.User{}, errors.New("the username must be at least 3 characters")
-	}
-	if existing, err := st.Users().ByEmail(ctx, email); err != nil {
-		return store.User{}, err
-	} else if len(existing) > 0 {
-		return existing[0], errAdminExists
-	}
-	role, err := st.Roles().ByType(ctx, "admin")
-	if err != nil {
-		return store.User{}, fmt.Errorf("admin role: %w", err)
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), cost)
-	if err != nil {
-		return store.User{}, err
-	}
-	now := time.Now().UTC()
-	user := store.User{DocumentID: store.NewDocumentID(), Username: username, Email: email, Provider: "local",
-		Password: string(hash), Confirmed: true, RoleID: &role.ID, PublishedAt: now, TokensValidAfter: now}
-	if err := st.Users().Create(ctx, &user); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return store.User{}, fmt.Errorf("username %q or email %q is taken", username, email)
-		}
-		return store.User{}, err
-	}
-	return user, nil
-}
-
-func adminCommand() *cobra.Command {
-	admin := &cobra.Command{Use: "admin", Short: "Manage admin users"}
-	create := &cobra.Command{Use: "create", Short: "Create an admin user", Args: cobra.NoArgs}
-	email := create.Flags().String("email", "", "email of the admin (required)")
-	username := create.Flags().String("username", "admin", "username of the admin")
-	password := create.Flags().String("password", "", "password of the admin (required; 6–72 bytes)")
-	load := bindConfig(create.Flags())
-	_ = create.MarkFlagRequired("email")
-	_ = create.MarkFlagRequired("password")
-	create.RunE = func(cmd *cobra.Command, _ []string) error {
-		cfg, err := load()
-		if err != nil {
-			return err
-		}
-		log := newLogger(cfg, cmd.ErrOrStderr())
-		st, _, err := open(cmd.Context(), cfg, log)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		user, err := createAdmin(cmd.Context(), st, *email, *username, *password, cfg.BcryptCost)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(cmd.OutOrStdout(), "created admin %s <%s> (id %d)\n", user.Username, user.Email, user.ID)
-		return nil
-	}
-	admin.AddCommand(create)
-	return admin
 }

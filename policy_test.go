@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/cli"
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/handlers"
 	"github.com/gatehouse/gatehouse/policy"
-	"github.com/gatehouse/gatehouse/store"
 )
 
 // defaultMatrix is Gatehouse's default policy as a permission matrix over
@@ -185,7 +185,7 @@ func TestDefaultPolicyMatrix(t *testing.T) {
 	ctx := context.Background()
 	tokens := map[string]string{}
 	for _, role := range []string{"authenticated", "admin"} {
-		user, err := createAdmin(ctx, a.store, role+"@example.com", role+"-user", "secret123", 4)
+		user, err := cli.CreateAdmin(ctx, a.store, role+"@example.com", role+"-user", "secret123", 4)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -240,29 +240,6 @@ func TestDefaultPolicyMatrix(t *testing.T) {
 		if denied == row.allowed {
 			t.Errorf("%s %s as %s: status = %d, want allowed=%v\n%s", row.method, path, row.role, rec.Code, row.allowed, rec.Body)
 		}
-	}
-}
-
-func TestBootstrapOnlyOnEmptyDatabase(t *testing.T) {
-	a := newTestApp(t)
-	ctx := context.Background()
-	if err := a.enforcer.Remove([]policy.Rule{{Type: "p", Values: []string{"public", "/api/auth/local", "POST"}}}); err != nil {
-		t.Fatal(err)
-	}
-	// A second start on the same database must not re-seed what was removed.
-	if err := bootstrap(ctx, a.store, a.enforcer, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
-	if allowed, _ := a.enforcer.Allow("public", "/api/auth/local", "POST"); allowed {
-		t.Errorf("bootstrap re-seeded a removed rule on a non-empty database")
-	}
-	roles, _ := a.store.Roles().List(ctx)
-	if len(roles) != 3 {
-		t.Errorf("roles = %d, want 3", len(roles))
-	}
-	var adv store.Advanced
-	if _, err := a.store.Settings().Get(ctx, store.KeyAdvanced, &adv); err != nil || adv != store.DefaultAdvanced() {
-		t.Errorf("advanced = %+v, %v; want Strapi's defaults", adv, err)
 	}
 }
 

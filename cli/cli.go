@@ -1,0 +1,81 @@
+// Package cli holds Gatehouse's commands (policy, role, user, admin,
+// version, health) as cobra commands an app can mount on its own root, so
+// that `myapp policy lint|check|test` know the app's routes:
+//
+//	opts := cli.Options{Catalog: append(handlers.DefaultCatalog(), myRoutes...)}
+//	root.AddCommand(cli.PolicyCommand(opts), cli.RoleCommand(opts), cli.UserCommand(opts))
+//
+// Every command has its own typed flags only; those that open the database
+// take --database-url (default $DATABASE_URL), and those that change
+// something --redis-url, to tell the running instances. Commands that only
+// read (policy export, check, lint and test, role list) never create or
+// migrate a database: a DATABASE_URL naming one that does not exist is an
+// error naming it.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/gatehouse/gatehouse/handlers"
+	"github.com/gatehouse/gatehouse/policy"
+	"github.com/spf13/cobra"
+)
+
+// ErrFailed is a failure the command has already explained on its output (a
+// denied check, lint findings, a failed matrix, a diff with differences
+// under --exit-code): the process exits 1 and prints nothing more.
+var ErrFailed = errors.New("cli: failed")
+
+// Options are what the commands need from the app that mounts them.
+type Options struct {
+	// Catalog is every route the app serves, the policy decides about:
+	// lint, check, test, import and diff read it. Nil means Gatehouse's own
+	// routes (handlers.DefaultCatalog); an app that serves them beside its
+	// own passes append(handlers.DefaultCatalog(), its functions...).
+	Catalog policy.Catalog
+	// Model is the Casbin model text (default policy.Model).
+	Model string
+	// LookupEnv reads the environment for the flags' defaults (default
+	// os.LookupEnv).
+	LookupEnv func(string) (string, bool)
+}
+
+func (o Options) catalog() policy.Catalog {
+	if o.Catalog == nil {
+		return handlers.DefaultCatalog()
+	}
+	return o.Catalog
+}
+
+func (o Options) model() string {
+	if o.Model == "" {
+		return policy.Model
+	}
+	return o.Model
+}
+
+func (o Options) lookupEnv() func(string) (string, bool) {
+	if o.LookupEnv == nil {
+		return os.LookupEnv
+	}
+	return o.LookupEnv
+}
+
+// group makes cmd a command that only holds subcommands: alone it prints
+// its help; with an unknown subcommand it fails (exit 1), as cobra does
+// only for the root.
+func group(cmd *cobra.Command, subcommands ...*cobra.Command) *cobra.Command {
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		cmd.SetOut(cmd.ErrOrStderr())
+		_ = cmd.Usage()
+		return fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
+	}
+	cmd.AddCommand(subcommands...)
+	return cmd
+}
