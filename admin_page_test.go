@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/cli"
 	"github.com/gatehouse/gatehouse/config"
 )
 
@@ -38,7 +39,7 @@ func newAdminPageServer(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.store.Close() })
-	if _, err := createAdmin(context.Background(), a.store, adminPageEmail, "admin", adminPagePassword, 4); err != nil {
+	if _, err := cli.CreateAdmin(context.Background(), a.store, adminPageEmail, "admin", adminPagePassword, 4); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a.server)
