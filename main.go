@@ -36,6 +36,7 @@ import (
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/handlers"
 	"github.com/gatehouse/gatehouse/mail"
+	"github.com/gatehouse/gatehouse/metrics"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
@@ -119,11 +120,13 @@ type app struct {
 	server   *handlers.Server
 	// cluster links the instances through REDIS_URL (nil without it).
 	cluster *cluster.Cluster
+	// metrics is served on METRICS_ADDR (nil without it).
+	metrics *metrics.Metrics
 }
 
 // newApp wires everything the server needs.
 func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, error) {
-	st, enforcer, err := cli.Open(ctx, cfg.DatabaseURL, store.Options{Timeout: cfg.DBTimeout}, modelText, log)
+	st, enforcer, err := cli.Open(ctx, cfg.DatabaseURL, storeOptions(cfg, log), modelText, log)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +168,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		readyChecks = append(readyChecks, handlers.ReadyCheck{Name: "redis", Check: peers.Ping})
 	}
 	// -- end of Redis wiring --
+	m := newMetrics(cfg)
 	srv, err := handlers.New(handlers.Config{
 		Store: st, Enforcer: enforcer, Secret: secret, TokenTTL: cfg.JWTExpiresIn, BcryptCost: cfg.BcryptCost,
 		BodyLimit: cfg.BodyLimit, TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Logger: log,
@@ -196,6 +200,8 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		ExplainDenials: cfg.PolicyExplainDenials,
 		CORS:           corsConfig(cfg, log),
 		ReadyChecks:    readyChecks,
+		Metrics:        handlerMetrics(m),
+		AccessLog:      cfg.AccessLog,
 	})
 	if err != nil {
 		if peers != nil {
@@ -203,7 +209,15 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		}
 		return fail(err)
 	}
-	a := &app{store: st, enforcer: enforcer, server: srv, cluster: peers}
+	a := &app{store: st, enforcer: enforcer, server: srv, cluster: peers, metrics: m}
+	if m != nil {
+		if err := a.measure(m); err != nil {
+			if peers != nil {
+				peers.Close()
+			}
+			return fail(err)
+		}
+	}
 	if peers != nil {
 		if err := a.follow(ctx, log); err != nil {
 			peers.Close()
@@ -303,6 +317,18 @@ func serve(ctx context.Context, cfg config.Config, out io.Writer) error {
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr(), err)
+	}
+	if a.metrics != nil {
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, a.metrics, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			stopMetrics(ctx)
+		}()
 	}
 	log.Info("Gatehouse is listening", "url", cfg.PublicURL, "addr", ln.Addr().String(), "database", string(a.store.Dialect),
 		"policyRevision", a.enforcer.Revision())

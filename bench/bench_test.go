@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/handlers"
+	"github.com/gatehouse/gatehouse/metrics"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
@@ -407,5 +410,35 @@ func BenchmarkBcrypt(b *testing.B) {
 		if err := bcrypt.CompareHashAndPassword(h, []byte(Password)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkObserve is GET /api/users/me with a JWT through servers that
+// differ only in what they observe: nothing (the baseline), the Prometheus
+// metrics, and the metrics with the access log (JSON lines to io.Discard).
+// Each server has its own caches, warmed by serve's first request.
+func BenchmarkObserve(b *testing.B) {
+	e := newEnv(b, 10)
+	for _, v := range []struct {
+		name string
+		cfg  func(*handlers.Config)
+	}{
+		{"metrics=off", func(*handlers.Config) {}},
+		{"metrics=on", func(c *handlers.Config) { c.Metrics = metrics.New() }},
+		{"metrics=on,accesslog=on", func(c *handlers.Config) {
+			c.Metrics = metrics.New()
+			c.AccessLog = true
+			c.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+		}},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			cfg := handlers.Config{Store: e.store, Enforcer: enforcer(b, 10), Secret: []byte(Secret), TokenTTL: time.Hour}
+			v.cfg(&cfg)
+			srv, err := handlers.New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			serve(b, srv, calls[0].request(b, e.tokens, e.user.ID), 200)
+		})
 	}
 }

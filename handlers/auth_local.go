@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/gatehouse/gatehouse/providers"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
 	"golang.org/x/crypto/bcrypt"
@@ -12,9 +13,45 @@ import (
 // errBadLogin is the one answer for an unknown user and a wrong password.
 var errBadLogin = ValidationError("Invalid identifier or password", nil)
 
+// The refusals of a correct password (login and the OAuth finish).
+var (
+	errUnconfirmed = ApplicationError("Your account email is not confirmed")
+	errBlocked     = ApplicationError("Your account has been blocked by an administrator")
+)
+
+// loginResult names a sign-in's outcome for the metrics: "ok", or why it
+// failed.
+func loginResult(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	switch e := asError(err); {
+	case e == errBadLogin:
+		return "invalid_credentials"
+	case e == errUnconfirmed:
+		return "unconfirmed"
+	case e == errBlocked:
+		return "blocked"
+	case e.Status >= 500:
+		return "error"
+	case e.Name == "ValidationError" || e.Status == 413:
+		return "invalid_request"
+	default:
+		return "refused"
+	}
+}
+
+// countLogin reports a sign-in attempt to the metrics.
+func (s *Server) countLogin(provider string, err error) {
+	if s.metrics != nil {
+		s.metrics.Login(provider, loginResult(err))
+	}
+}
+
 // login is POST /api/auth/local (spec §2.1): the password is checked before
 // the confirmed and blocked states, so neither leaks.
-func (s *Server) login(c *gin.Context) error {
+func (s *Server) login(c *gin.Context) (err error) {
+	defer func() { s.countLogin(providers.Local, err) }()
 	if err := s.providerEnabled(c, "email"); err != nil {
 		return err
 	}
@@ -46,10 +83,10 @@ func (s *Server) login(c *gin.Context) error {
 		return err
 	}
 	if adv.EmailConfirmation && !user.Confirmed {
-		return ApplicationError("Your account email is not confirmed")
+		return errUnconfirmed
 	}
 	if user.Blocked {
-		return ApplicationError("Your account has been blocked by an administrator")
+		return errBlocked
 	}
 	if s.refreshMode() {
 		return s.startSession(c, user, b) // with body.deviceId

@@ -26,7 +26,15 @@ var errNoProviderSession = ApplicationError("OAuth authentication requires a com
 // memory of used session cookies.
 func (s *Server) newProviderCallback() func(*gin.Context) error {
 	used := s.consumed()
-	return func(c *gin.Context) error { return s.providerCallback(c, used) }
+	return func(c *gin.Context) error {
+		err := s.providerCallback(c, used)
+		provider := c.Param("provider")
+		if _, known := s.registry().Get(provider); known != nil {
+			provider = "unknown" // the label takes only registered names
+		}
+		s.countLogin(provider, err)
+		return err
+	}
 }
 
 // providerCallback is the OAuth finish (spec §2.3): the provider's token,
@@ -75,7 +83,7 @@ func (s *Server) providerCallback(c *gin.Context, used Consumed) error {
 		return err
 	}
 	if user.Blocked {
-		return ApplicationError("Your account has been blocked by an administrator")
+		return errBlocked
 	}
 	c.Header("Cache-Control", "no-store")
 	return s.respondWithDevice(c, user) // refresh mode: body.deviceId

@@ -131,12 +131,14 @@ func (s *Server) writeError(c *gin.Context, err error) {
 		if e.Err != nil {
 			cause, _ := store.Unavailable(err)
 			if log, suppressed := s.errLog.allow(e.Message + ": " + cause); log {
-				s.log.ErrorContext(c.Request.Context(), "request failed: unavailable", "cause", cause, "method", c.Request.Method,
+				s.log.ErrorContext(c.Request.Context(), "request failed: unavailable", "cause", cause,
+					"requestId", c.Writer.Header().Get(RequestIDHeader), "method", c.Request.Method,
 					"path", c.Request.URL.Path, "err", err, "suppressedSinceLast", suppressed)
 			}
 		}
 	} else if e.Status >= 500 {
-		s.log.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		s.log.ErrorContext(c.Request.Context(), "request failed", "requestId", c.Writer.Header().Get(RequestIDHeader),
+			"method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 	} else if e.Err != nil {
 		s.log.DebugContext(c.Request.Context(), "request refused", "status", e.Status, "err", e.Err)
 	}

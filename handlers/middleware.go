@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"path"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/policy"
@@ -46,23 +44,8 @@ func CurrentRole(c *gin.Context) string {
 
 // recoverPanics turns a panic into a logged 500 in the error envelope.
 func (s *Server) recoverPanics(c *gin.Context, recovered any) {
-	s.log.ErrorContext(c.Request.Context(), "panic", "method", c.Request.Method, "path", c.Request.URL.Path, "panic", recovered)
+	s.log.ErrorContext(c.Request.Context(), "panic", "requestId", c.Writer.Header().Get(RequestIDHeader), "method", c.Request.Method, "path", c.Request.URL.Path, "panic", recovered)
 	s.writeError(c, errInternal("panic: %v", recovered))
-}
-
-// accessLog logs each request: method, path (never the query, which may carry
-// codes or tokens), status and duration.
-func (s *Server) accessLog(c *gin.Context) {
-	if !s.log.Enabled(c.Request.Context(), slog.LevelDebug) {
-		// Building the record (client IP, boxed attributes) costs
-		// allocations on every request; skip it when nobody reads it.
-		c.Next()
-		return
-	}
-	start := time.Now()
-	c.Next()
-	s.log.DebugContext(c.Request.Context(), "request", "method", c.Request.Method, "path", c.Request.URL.Path,
-		"status", c.Writer.Status(), "duration", time.Since(start), "ip", c.ClientIP())
 }
 
 // limitBody refuses bodies over the limit with 413, up front when the length
@@ -163,7 +146,14 @@ func (s *Server) authorize(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	if s.metrics != nil {
+		s.metrics.Decision(CurrentRole(c), allowed)
+	}
 	if !allowed {
+		// The row that would allow it: the access log's deniedBy (only
+		// refusals pay for it).
+		allowWith := policy.Rule{Type: "p", Values: []string{CurrentRole(c), c.FullPath(), c.Request.Method}}.String()
+		c.Set(deniedByKey, "no rule allows it; allow with: "+allowWith)
 		if _, signedIn := c.Get(userKey); !signedIn {
 			// Strapi: with no permission at all, the Public role does not
 			// authenticate anonymous callers: 401, not 403.
@@ -174,7 +164,7 @@ func (s *Server) authorize(c *gin.Context) {
 		}
 		if s.cfg.ExplainDenials {
 			c.Header("X-Gatehouse-Denied-By", fmt.Sprintf("role=%s; method=%s; route=%s; allow-with=%q",
-				CurrentRole(c), c.Request.Method, c.FullPath(), policy.Rule{Type: "p", Values: []string{CurrentRole(c), c.FullPath(), c.Request.Method}}.String()))
+				CurrentRole(c), c.Request.Method, c.FullPath(), allowWith))
 		}
 		s.writeError(c, ForbiddenError())
 		return
@@ -201,6 +191,9 @@ func (s *Server) rateLimit(c *gin.Context) {
 	h.Set("X-RateLimit-Remaining", strconv.FormatInt(result.Remaining, 10))
 	h.Set("X-RateLimit-Reset", strconv.FormatInt(result.Reset, 10))
 	if result.Reached {
+		if s.metrics != nil {
+			s.metrics.RateLimited(c.FullPath())
+		}
 		s.writeError(c, errRateLimited)
 		return
 	}

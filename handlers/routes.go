@@ -92,7 +92,9 @@ func (s *Server) router() error {
 	if err := engine.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
 		return err
 	}
-	engine.Use(gin.CustomRecoveryWithWriter(nil, s.recoverPanics), s.accessLog, s.cors, s.limitBody)
+	// observe comes first, so a request that panicked is logged and
+	// counted with the 500 the recovery answers.
+	engine.Use(s.observe, gin.CustomRecoveryWithWriter(nil, s.recoverPanics), s.cors, s.limitBody)
 	engine.NoRoute(func(c *gin.Context) { s.writeError(c, errNoRoute) })
 	engine.NoMethod(func(c *gin.Context) { s.writeError(c, errNoMethod) })
 	engine.GET("/_health", s.health)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -107,6 +108,13 @@ type Config struct {
 	// -- operations settings (cors.go, observe.go) --
 	// CORS is the cross-origin access; the zero value allows no origin.
 	CORS CORS
+	// Metrics receives request counts and durations, authorization
+	// decisions, sign-ins and rate-limit refusals (nil: none).
+	Metrics Metrics
+	// AccessLog writes one line per request at info: request id, method,
+	// route, status, duration, user, role, and for a policy refusal the
+	// row that would allow it.
+	AccessLog bool
 	// -- end of operations settings --
 	// ReadyChecks are what GET /_ready checks besides the database's write
 	// path, e.g. Redis when REDIS_URL is set (main adds it).
@@ -141,6 +149,10 @@ type Server struct {
 	errLog *logLimiter
 	// draining is set by Drain: readiness fails from then on.
 	draining atomic.Bool
+	// metrics is Config.Metrics; trusted is Config.TrustedProxies parsed,
+	// for accepting their X-Request-Id (observe.go).
+	metrics Metrics
+	trusted []netip.Prefix
 }
 
 // New builds the server and its router.
@@ -197,6 +209,10 @@ func New(cfg Config) (*Server, error) {
 	if s.corsHandler, err = newCORS(cfg.CORS); err != nil {
 		return nil, err
 	}
+	if s.trusted, err = parseTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("handlers: TrustedProxies: %w", err)
+	}
+	s.metrics = cfg.Metrics
 	if err := s.router(); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -26,6 +27,8 @@ const verifiedTokensMax = 1 << 14
 type verifiedTokens struct {
 	mu     sync.RWMutex
 	tokens map[[sha256.Size]byte]verifiedToken
+	// hits and misses count the lookups, for the metrics.
+	hits, misses atomic.Uint64
 }
 
 type verifiedToken struct {
@@ -43,8 +46,10 @@ func (v *verifiedTokens) get(key [sha256.Size]byte, now time.Time) (verifiedToke
 	t, ok := v.tokens[key]
 	v.mu.RUnlock()
 	if !ok || !now.Before(t.expires) { // jwt's own rule: valid while now < exp
+		v.misses.Add(1)
 		return verifiedToken{}, false
 	}
+	v.hits.Add(1)
 	return t, true
 }
 
@@ -55,6 +60,12 @@ func (v *verifiedTokens) put(key [sha256.Size]byte, t verifiedToken) {
 	}
 	v.tokens[key] = t
 	v.mu.Unlock()
+}
+
+// TokenCacheStats counts the lookups of the cache of verified access tokens
+// that found the token, and those that did not (it was then verified).
+func (s *Server) TokenCacheStats() (hits, misses uint64) {
+	return s.verified.hits.Load(), s.verified.misses.Load()
 }
 
 // verify is Tokens.Verify behind the cache of verified tokens.

@@ -64,6 +64,9 @@ type Enforcer struct {
 	// at 100,000 rows.
 	inflight   map[decisionKey]*evaluation
 	generation atomic.Uint64
+	// hits and misses count Allow's decisions answered from the cache and
+	// those evaluated (or waited for), for the metrics.
+	hits, misses atomic.Uint64
 
 	// index answers uncached decisions without a scan of every row; nil
 	// when the model is not Gatehouse's (Casbin then decides alone).
@@ -146,8 +149,10 @@ func (e *Enforcer) Allow(role, route, method string) (bool, error) {
 	allowed, hit := e.decisions[key]
 	e.mu.RUnlock()
 	if hit {
+		e.hits.Add(1)
 		return allowed, nil
 	}
+	e.misses.Add(1)
 	e.mu.Lock()
 	if allowed, hit := e.decisions[key]; hit {
 		e.mu.Unlock()
@@ -166,6 +171,12 @@ func (e *Enforcer) Allow(role, route, method string) (bool, error) {
 	e.mu.Unlock()
 	e.evaluate(key, ev)
 	return ev.allowed, ev.err
+}
+
+// CacheStats counts Allow's decisions answered from the decision cache, and
+// those that were not.
+func (e *Enforcer) CacheStats() (hits, misses uint64) {
+	return e.hits.Load(), e.misses.Load()
 }
 
 // evaluate asks Casbin and caches the answer unless a change landed

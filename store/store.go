@@ -17,7 +17,6 @@ import (
 	"gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 )
 
 // Sentinel errors the HTTP layer maps to statuses.
@@ -172,7 +171,7 @@ func OpenWith(databaseURL string, opts Options) (*Store, error) {
 		dialector = mysql.Open(src.DSN)
 	}
 	db, err := gorm.Open(dialector, &gorm.Config{
-		Logger:                 logger.Discard,
+		Logger:                 opts.gormLogger(),
 		TranslateError:         true,
 		CreateBatchSize:        1000,
 		SkipDefaultTransaction: true,

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"net/url"
 	"strconv"
@@ -28,6 +29,13 @@ type Options struct {
 	// on the socket (readTimeout, writeTimeout: a COMMIT there takes no
 	// context). A caller's own deadline, longer or shorter, wins.
 	Timeout time.Duration
+	// Logger receives GORM's log lines (none when nil): failed statements
+	// at error, those slower than SlowQuery at warn (none when zero), with
+	// their SQL but never their parameters (passwords, token hashes). The
+	// outcomes callers expect and handle — no row, a duplicate key, a
+	// cancelled request — are not failures.
+	Logger    *slog.Logger
+	SlowQuery time.Duration
 }
 
 func (o Options) timeout() time.Duration {

@@ -42,6 +42,8 @@ type userCache struct {
 	ttl        time.Duration
 	// onChange is the OnUserChange hook (nil: none).
 	onChange atomic.Pointer[func(id uint)]
+	// hits and misses count ForAuth's lookups, for the metrics.
+	hits, misses atomic.Uint64
 }
 
 func newUserCache() *userCache {
@@ -138,8 +140,10 @@ func (c *userCache) clear() {
 func (u Users) ForAuth(ctx context.Context, id uint) (User, error) {
 	now := time.Now()
 	if user, ok := u.cache.get(id, now); ok {
+		u.cache.hits.Add(1)
 		return user, nil
 	}
+	u.cache.misses.Add(1)
 	gen := u.cache.gen()
 	var user User
 	if err := u.db.WithContext(ctx).Where("id = ?", id).Take(&user).Error; err != nil {
@@ -163,6 +167,13 @@ func (u Users) ForAuth(ctx context.Context, id uint) (User, error) {
 	}
 	u.cache.put(user, now, gen)
 	return user, nil
+}
+
+// UserCacheStats counts the lookups of users for authentication (ForAuth)
+// answered from the cache, and those that read the database.
+func (s *Store) UserCacheStats() (hits, misses uint64) {
+	c := s.Users().cache
+	return c.hits.Load(), c.misses.Load()
 }
 
 // InvalidateCache drops every cached user; call it after writing users or
