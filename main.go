@@ -85,7 +85,7 @@ func rootCommand() *cobra.Command {
 	}
 	root.SetVersionTemplate("gatehouse {{.Version}}\n")
 	root.AddCommand(serve, cli.AdminCommand(opts), cli.PolicyCommand(opts), cli.RoleCommand(opts), cli.UserCommand(opts),
-		cli.HealthCommand(opts), cli.VersionCommand())
+		cli.HealthCommand(opts), cli.MailCommand(opts), cli.VersionCommand())
 	return root
 }
 
@@ -252,7 +252,7 @@ func (a *app) follow(ctx context.Context, log *slog.Logger) error {
 // SMTP_HOST is set. Without it, development logs each message (links
 // included) with a warning; production logs nothing of the kind, refuses to
 // start while email confirmation is on (registration could never complete),
-// and otherwise answers forgot-password with an error.
+// and otherwise queues the reset mails, which fail until SMTP_HOST is set.
 func newMailer(ctx context.Context, cfg config.Config, st *store.Store, log *slog.Logger) (handlers.Mailer, error) {
 	if cfg.SMTPHost != "" {
 		sender, err := mail.NewSMTP(mail.SMTPConfig{
@@ -281,7 +281,7 @@ func newMailer(ctx context.Context, cfg config.Config, st *store.Store, log *slo
 			"in production Gatehouse refuses to start, as no new account could be confirmed; set SMTP_HOST " +
 			"(with SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD, SMTP_SECURITY, EMAIL_FROM) or turn email_confirmation off")
 	}
-	log.Warn("mail: SMTP_HOST is not set: password-reset emails cannot be sent (forgot-password answers 503)")
+	log.Warn("mail: SMTP_HOST is not set: password-reset emails are queued, not sent (see `gatehouse mail queue`)")
 	return noMailer{}, nil
 }
 
@@ -337,6 +337,12 @@ func serve(ctx context.Context, cfg config.Config, out io.Writer) error {
 		go reloadPolicyPeriodically(ctx, a.enforcer, cfg.PolicyReloadInterval, log)
 	}
 	go idle.run(ctx)
+	// The mail queue's worker: delivers queued reset and confirmation mail,
+	// retrying while SMTP fails. Each instance runs one; they share the queue.
+	mailCtx, stopMail := context.WithCancel(ctx)
+	mailDone := make(chan struct{})
+	go func() { defer close(mailDone); a.server.RunMailQueue(mailCtx) }()
+	defer func() { stopMail(); <-mailDone }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -7,7 +7,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/gatehouse/gatehouse/mail"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
 	"golang.org/x/crypto/bcrypt"
@@ -15,18 +14,21 @@ import (
 
 // The password endpoints (spec §2.5–2.7), with Gatehouse's changes to
 // Strapi:
+//   - forgot-password only queues the mail (mail_queue.go): the answer, and
+//     the work done before it, are the same whether or not the address has
+//     an account, and an SMTP outage delays the mail instead of failing the
+//     request (Strapi answers an error for an account whose mail failed);
 //   - the reset code is 32 random bytes, stored only as its SHA-256 hash,
 //     single-use, and expires after ResetTokenTTL (Strapi's never expires);
+//     it is issued when the mail is sent;
 //   - a reset or a change sets tokens_valid_after to the current second, so
 //     every JWT issued before that second answers 401 afterwards (Strapi's
 //     legacy mode keeps them valid); the JWT in the answer is issued in that
 //     second or later, so it stays valid. A JWT issued earlier within the
 //     same second also stays valid: iat has a one-second resolution;
 //   - a change also drops a pending reset code;
-//   - forgot-password sends at most one mail per address per
-//     ResendInterval (60s): a request within it gets the same {ok:true} and
-//     nothing is sent, so the limit does not reveal whether an account
-//     exists.
+//   - at most one reset mail goes to an address per ResendInterval (60s):
+//     a request within it gets the same {ok:true} and nothing is sent.
 
 // forgotKeys are the keys forgot-password accepts.
 var forgotKeys = []string{"email"}
@@ -35,13 +37,9 @@ var forgotKeys = []string{"email"}
 var okAnswer = gin.H{"ok": true}
 
 // forgotPassword is POST /api/auth/forgot-password (spec §2.5): {email} →
-// {ok:true}, whether or not the address has an account (and for a blocked
-// one). For an account, a new reset code replaces the old one and is stored
-// (as its hash) before the mail is sent, as in Strapi. When the mail cannot
-// be sent the answer is 503 ServiceUnavailableError "Error sending reset
-// password email", within MailTimeout; the new code stays stored (nothing
-// else of the user changes) and a retry is not held back by the resend
-// limit.
+// {ok:true}, whether or not the address has an account. The reset mail is
+// queued; the queue's worker sends it when the address has an unblocked
+// account and no reset mail went to it within ResendInterval.
 func (s *Server) forgotPassword(c *gin.Context) error {
 	b, err := readBody(c)
 	if err != nil {
@@ -53,44 +51,8 @@ func (s *Server) forgotPassword(c *gin.Context) error {
 	if err := v.err(); err != nil {
 		return err
 	}
-	user, found, err := s.userByEmail(ctx(c), email)
-	if err != nil {
+	if err := s.queueMail(ctx(c), store.MailResetPassword, email, true); err != nil {
 		return err
-	}
-	if !found || user.Blocked {
-		return writeJSON(c, http.StatusOK, okAnswer)
-	}
-	adv, err := s.store.Settings().Advanced(ctx(c))
-	if err != nil {
-		return err
-	}
-	templates, err := s.emailTemplates(ctx(c))
-	if err != nil {
-		return err
-	}
-	token, hash, err := store.NewToken()
-	if err != nil {
-		return err
-	}
-	expires, err := s.store.Users().IssueToken(ctx(c), store.ResetToken, user.ID, hash, s.now(), s.resetTokenTTL(), s.resendInterval())
-	if errors.Is(err, store.ErrTooSoon) {
-		s.log.InfoContext(ctx(c), "mail: reset email not sent: one was sent to this address less than the resend interval ago", "user", user.ID)
-		return writeJSON(c, http.StatusOK, okAnswer)
-	}
-	if err != nil {
-		return err
-	}
-	vars := mail.Vars{Token: token}
-	if adv.EmailResetPassword != nil {
-		vars.URL = *adv.EmailResetPassword
-	}
-	msg, err := s.composeMail(templates, mail.KeyResetPassword, user, vars)
-	if err == nil {
-		err = s.deliverMail(ctx(c), msg)
-	}
-	if err != nil {
-		s.releaseResendLimit(ctx(c), store.ResetToken, user.ID, hash, expires)
-		return &Error{Status: http.StatusServiceUnavailable, Name: "ServiceUnavailableError", Message: "Error sending reset password email", Err: err}
 	}
 	return writeJSON(c, http.StatusOK, okAnswer)
 }

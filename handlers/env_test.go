@@ -31,6 +31,10 @@ type testEnv struct {
 	server   *Server
 	cfg      Config
 	users    map[string]store.User // by caller name
+	// asyncMail leaves queued mail to a running RunMailQueue; by default
+	// request delivers what is due after each request, as the worker would
+	// right then.
+	asyncMail bool
 }
 
 // newTestEnv builds the environment; opts adjust the Config before New.
@@ -143,7 +147,19 @@ func (e *testEnv) request(method, url, body string, header http.Header) *httptes
 	}
 	rec := httptest.NewRecorder()
 	e.server.ServeHTTP(rec, req)
+	if !e.asyncMail {
+		e.deliverMail()
+	}
 	return rec
+}
+
+// deliverMail makes the attempts due now at the queued mail, as
+// RunMailQueue does.
+func (e *testEnv) deliverMail() {
+	e.t.Helper()
+	if _, err := e.server.deliverDueMail(context.Background()); err != nil {
+		e.t.Fatalf("deliver queued mail: %v", err)
+	}
 }
 
 // scenario is one HTTP test case (PocketBase's ApiScenario shape).

@@ -71,6 +71,9 @@ type Config struct {
 	MailTimeout time.Duration
 	// AdminURL is ADMIN_URL in email templates (PublicURL when empty).
 	AdminURL string
+	// MailQueue configures the delivery of queued mail (RunMailQueue):
+	// retries, backoff, lease.
+	MailQueue MailQueue
 	// -- end of email settings --
 	// -- OAuth settings --
 	// Providers are the OAuth providers offered (nil: providers.Defaults()).
@@ -153,6 +156,8 @@ type Server struct {
 	// for accepting their X-Request-Id (observe.go).
 	metrics Metrics
 	trusted []netip.Prefix
+	// mailWake wakes RunMailQueue when this instance queues a mail.
+	mailWake chan struct{}
 }
 
 // New builds the server and its router.
@@ -190,6 +195,7 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		verified: newVerifiedTokens(),
 		errLog:   newLogLimiter(errLogInterval, time.Now),
+		mailWake: make(chan struct{}, 1),
 	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("gatehouse: no such user"), cfg.BcryptCost)
 	if err != nil {

@@ -111,15 +111,9 @@ func (s *Server) composeMail(templates mail.Templates, key string, user store.Us
 	return msg, nil
 }
 
-// deliveryError is a mail the mailer could not send.
-type deliveryError struct{ err error }
-
-func (e *deliveryError) Error() string { return "handlers: send email: " + e.err.Error() }
-func (e *deliveryError) Unwrap() error { return e.err }
-
-// deliverMail sends msg within MailTimeout. Without a Mailer the message
-// is logged instead, as mail.Outbox does (development only: the text holds
-// the link). Failures are *deliveryError.
+// deliverMail sends msg within MailTimeout (and ctx). Without a Mailer the
+// message is logged instead, as mail.Outbox does (development only: the text
+// holds the link).
 func (s *Server) deliverMail(c context.Context, msg mail.Message) error {
 	if s.cfg.Mailer == nil {
 		s.log.WarnContext(c, "mail: email is not configured; message logged, not sent",
@@ -128,23 +122,7 @@ func (s *Server) deliverMail(c context.Context, msg mail.Message) error {
 	}
 	c, cancel := context.WithTimeout(c, positiveOr(s.cfg.MailTimeout, defaultMailTimeout))
 	defer cancel()
-	if err := s.cfg.Mailer.Send(c, msg); err != nil {
-		return &deliveryError{err: err}
-	}
-	return nil
-}
-
-// releaseResendLimit moves a just-issued token's expiry back by the resend
-// interval after its mail could not be sent, so that a retry is not held
-// back by the per-address limit. The token itself stays valid (Strapi's
-// order is: token stored, then mail sent; a mail refused at the end of DATA
-// may still have been delivered).
-func (s *Server) releaseResendLimit(c context.Context, kind store.TokenKind, userID uint, hash string, expires time.Time) {
-	c, cancel := context.WithTimeout(context.WithoutCancel(c), 5*time.Second)
-	defer cancel()
-	if err := s.store.Users().SetTokenExpiry(c, kind, userID, hash, expires.Add(-s.resendInterval())); err != nil {
-		s.log.WarnContext(c, "mail: could not lift the resend limit after a failed send", "kind", kind.String(), "user", userID, "err", err)
-	}
+	return s.cfg.Mailer.Send(c, msg)
 }
 
 // addAt adds a yup-style error at a nested path.

@@ -292,7 +292,7 @@ func (s *Store) Migrate() error {
 	// request's statement: migrations get minutes, not DB_TIMEOUT.
 	ctx, cancel := context.WithTimeout(context.Background(), migrateTimeout)
 	defer cancel()
-	if err := s.DB.WithContext(ctx).AutoMigrate(&Role{}, &User{}, &Setting{}, &Session{}, &readyRow{}); err != nil {
+	if err := s.DB.WithContext(ctx).AutoMigrate(&Role{}, &User{}, &Setting{}, &Session{}, &readyRow{}, &MailJob{}); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	return nil

@@ -81,7 +81,13 @@ type Option func(*options)
 type options struct {
 	implicitTLS bool
 	noSTARTTLS  bool
+	addr        string
 }
+
+// WithAddr makes the server listen on addr (host:port) instead of a free
+// port of 127.0.0.1: for example the address of a server that was closed,
+// to bring a mail server back after an outage.
+func WithAddr(addr string) Option { return func(o *options) { o.addr = addr } }
 
 // WithImplicitTLS makes the server speak TLS from the first byte, like
 // port 465 ("tls" security).
@@ -123,7 +129,11 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	srv.ErrorLog = log.New(io.Discard, "", 0)
 	s.smtp = srv
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := "127.0.0.1:0"
+	if o.addr != "" {
+		addr = o.addr
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("mailtest: listen: %v", err)
 	}
