@@ -142,10 +142,13 @@ func (s *Server) deliverDueMail(ctx context.Context) (int, error) {
 
 // attemptMail makes one attempt at a claimed mail and records its outcome.
 func (s *Server) attemptMail(ctx context.Context, cfg MailQueue, job store.MailJob) {
-	sendCtx, cancel := context.WithTimeout(ctx, cfg.Lease-mailLeaseMargin)
+	// An attempt once begun is finished, and its outcome recorded, even
+	// when ctx ends meanwhile (shutdown): a send cut off halfway may have
+	// been delivered, and would be sent again. It is bounded by MailTimeout
+	// and by the lease.
+	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Lease-mailLeaseMargin)
 	err := s.sendQueuedMail(sendCtx, job)
 	cancel()
-	// The outcome is recorded even when ctx ends meanwhile (shutdown).
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err == nil {
