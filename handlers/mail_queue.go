@@ -31,7 +31,7 @@ import (
 // defaults.
 type MailQueue struct {
 	// Poll is how often the worker looks for due mail when nothing wakes
-	// it (1s). A mail queued on this instance wakes it at once.
+	// it (1s). A mail queued on this instance wakes it 100ms later.
 	Poll time.Duration
 	// RetryBase is the wait after the first failed attempt (10s); each
 	// further failure doubles it, up to RetryMax (10m), with ±20% jitter.
@@ -53,6 +53,8 @@ const (
 	defaultMailRetryMax    = 10 * time.Minute
 	defaultMailMaxAttempts = 20
 	mailLeaseMargin        = 5 * time.Second
+	// mailWakeDelay separates a request from the work its mail causes.
+	mailWakeDelay = 100 * time.Millisecond
 	// failedMailKept is how long a failed mail stays listed.
 	failedMailKept = 7 * 24 * time.Hour
 )
@@ -74,15 +76,19 @@ func (s *Server) mailQueueSettings() MailQueue {
 }
 
 // queueMail queues a mail of the kind for the address and wakes this
-// instance's worker.
+// instance's worker shortly after.
 func (s *Server) queueMail(c context.Context, kind, email string, throttled bool) error {
 	if err := s.store.MailQueue().Enqueue(c, kind, email, throttled, s.now()); err != nil {
 		return err
 	}
-	select {
-	case s.mailWake <- struct{}{}:
-	default:
-	}
+	// The worker is woken a moment later, not at once: what it does for an
+	// existing account must not compete with this request's answer.
+	time.AfterFunc(mailWakeDelay, func() {
+		select {
+		case s.mailWake <- struct{}{}:
+		default:
+		}
+	})
 	return nil
 }
 

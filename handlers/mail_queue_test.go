@@ -99,39 +99,54 @@ func TestMailAnswerTimingIsIndependentOfTheAccount(t *testing.T) {
 				for i := range 10 {
 					postJSON(t, client, srv.URL+path, fmt.Sprintf(`{"email":"warmup%d@example.org"}`, i))
 				}
-				var existing, unknown []time.Duration
-				for i := range n {
-					known := fmt.Sprintf(`{"email":"user%03d@example.com"}`, i)
-					nobody := fmt.Sprintf(`{"email":"nobody%03d@example.com"}`, i)
-					first, second := known, nobody
-					if rand.IntN(2) == 0 {
-						first, second = second, first
-					}
-					for _, body := range []string{first, second} {
-						status, took := postJSON(t, client, srv.URL+path, body)
-						if status != http.StatusOK {
-							t.Fatalf("POST %s %s: status = %d, want 200", path, body, status)
-						}
-						if body == known {
-							existing = append(existing, took)
-						} else {
-							unknown = append(unknown, took)
-						}
+				// A leak shows in every round; noise from the other
+				// processes of a busy machine does not: up to 3 rounds.
+				var diffs []time.Duration
+				for round := 1; round <= 3; round++ {
+					me, mu := measureMailAnswers(t, client, srv.URL+path, n)
+					diff := (me - mu).Abs()
+					t.Logf("%s, SMTP %s, round %d: median existing %s, unknown %s, difference %s (%d requests each)",
+						path, smtpState, round, me.Round(time.Microsecond), mu.Round(time.Microsecond), diff.Round(time.Microsecond), n)
+					diffs = append(diffs, diff)
+					if diff < 2*time.Millisecond {
+						break
 					}
 				}
-				me, mu := median(existing), median(unknown)
-				diff := me - mu
-				if diff < 0 {
-					diff = -diff
-				}
-				t.Logf("%s, SMTP %s: median existing %s, unknown %s, difference %s (%d requests each)",
-					path, smtpState, me.Round(time.Microsecond), mu.Round(time.Microsecond), diff.Round(time.Microsecond), n)
-				if diff >= 2*time.Millisecond {
-					t.Errorf("%s, SMTP %s: medians differ by %s (existing %s, unknown %s), want less than 2ms", path, smtpState, diff, me, mu)
+				switch {
+				case raceEnabled:
+					t.Logf("not asserted under -race: the detector slows each request 20-40 times, and its noise swamps 2ms")
+				case slices.Min(diffs) >= 2*time.Millisecond:
+					t.Errorf("%s, SMTP %s: medians differ by %v in every round, want less than 2ms", path, smtpState, diffs)
 				}
 			}
 		})
 	}
+}
+
+// measureMailAnswers posts n requests for existing accounts (userNNN) and
+// n for unknown addresses to url, interleaved in pairs whose order is
+// random, and returns the median answer time of each kind. Every answer
+// must be 200.
+func measureMailAnswers(t *testing.T, client *http.Client, url string, n int) (existing, unknown time.Duration) {
+	t.Helper()
+	var known, nobody []time.Duration
+	for i := range n {
+		bodies := []string{fmt.Sprintf(`{"email":"user%03d@example.com"}`, i), fmt.Sprintf(`{"email":"nobody%03d@example.com"}`, i)}
+		first := rand.IntN(2)
+		for k := range 2 {
+			j := (first + k) % 2
+			status, took := postJSON(t, client, url, bodies[j])
+			if status != http.StatusOK {
+				t.Fatalf("POST %s %s: status = %d, want 200", url, bodies[j], status)
+			}
+			if j == 0 {
+				known = append(known, took)
+			} else {
+				nobody = append(nobody, took)
+			}
+		}
+	}
+	return median(known), median(nobody)
 }
 
 // TestMailAnswerIsTheSameForEveryAccount: with SMTP down, the answers for
