@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/cluster"
 	"github.com/gatehouse/gatehouse/internal/faultproxy"
+	"github.com/gatehouse/gatehouse/store"
 )
 
 // The fault suites put a TCP proxy the test controls (internal/faultproxy)
@@ -213,16 +214,41 @@ func runDatabaseFault(t *testing.T, service, databaseURL string, mode faultproxy
 		t.Fatal(err)
 	}
 	start := time.Now()
-	during(faultOutage, 4, func(w, i int) {
-		switch (w + i) % 3 { // each worker starts with another kind
+	var background []string // failures of the calls made outside requests
+	var bgMu sync.Mutex
+	during(faultOutage, 5, func(w, i int) {
+		switch (w + i) % 5 { // each worker starts with another kind
 		case 0:
 			register(start, "POST /api/auth/local/register", fmt.Sprintf("%sw%dn%d", prefix, w, i))
 		case 1:
 			run.timed(a, start, "GET /api/users/me", "GET", "/api/users/me", "", jwt, "")
-		default:
+		case 2:
 			run.timed(a, start, "GET /_ready", "GET", "/_ready", "", "", "")
+		case 3:
+			run.timed(a, start, "GET /_health", "GET", "/_health", "", "", "")
+		default:
+			// Off the request path, with no deadline of their own: the
+			// periodic policy reload (revision, then the Casbin adapter)
+			// and a user-cache miss.
+			began := time.Now()
+			_, _, reloadErr := a.enforcer.ReloadIfChanged(context.Background())
+			_, userErr := a.store.Users().ForAuth(context.Background(), 1_000_000+uint(w*1000+i))
+			took := time.Since(began)
+			bgMu.Lock()
+			defer bgMu.Unlock()
+			if took > 2*faultDBTimeout+faultSlack {
+				background = append(background, fmt.Sprintf("policy reload and user lookup took %s", took))
+			}
+			for _, err := range []error{reloadErr, userErr} {
+				if _, ok := store.Unavailable(err); err != nil && !ok {
+					background = append(background, fmt.Sprintf("error not classified as unavailable: %v", err))
+				}
+			}
 		}
 	})
+	for _, b := range background {
+		t.Errorf("during the fault: %s", b)
+	}
 	// The user cache may answer /users/me from memory; a write never can.
 	first503, slowest := run.check(t, faultDBTimeout+faultSlack, http.StatusOK, http.StatusNoContent, http.StatusServiceUnavailable)
 	if first503 < 0 {
