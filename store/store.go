@@ -225,7 +225,7 @@ func OpenWith(databaseURL string, opts Options) (*Store, error) {
 		sqlDB.SetMaxOpenConns(32)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s := &Store{DB: db, Dialect: src.Dialect, Now: func() time.Time { return time.Now().UTC() }, path: src.Path}
+	s := &Store{DB: db, Dialect: src.Dialect, Now: func() time.Time { return time.Now().UTC() }, path: sqliteFile(src.Path)}
 	if err := s.watchFile(); err != nil {
 		sqlDB.Close()
 		return nil, err
@@ -250,7 +250,40 @@ func createPrivate(path string) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("store: create database file: %w", err)
 	}
-	return tighten(path)
+	if err := tighten(path); err != nil {
+		return err
+	}
+	return writableSideFiles(path)
+}
+
+// writableSideFiles gives the -wal and -shm files their owner's write
+// permission back when the database file has it. SQLite creates them with
+// the database file's mode, so a start while the file was read-only leaves
+// a read-only -shm behind; SQLite then opens it read-only at every later
+// start and refuses every write, long after the file is writable again.
+func writableSideFiles(path string) error {
+	db, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if db.Mode().Perm()&0o200 == 0 {
+		return nil // read-only on purpose: leave it so
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		info, err := os.Stat(path + suffix)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if info.Mode().Perm()&0o200 == 0 {
+			if err := os.Chmod(path+suffix, 0o600); err != nil {
+				return fmt.Errorf("store: make %s writable again: %w", path+suffix, err)
+			}
+		}
+	}
+	return nil
 }
 
 // tighten makes the file 0600 when others may read or write it (a missing
