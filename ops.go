@@ -14,7 +14,6 @@ import (
 	"github.com/gatehouse/gatehouse/handlers"
 	"github.com/gatehouse/gatehouse/metrics"
 	"github.com/gatehouse/gatehouse/store"
-	"github.com/redis/go-redis/v9"
 )
 
 // corsConfig is the HTTP layer's CORS from the settings; it says at start-up
@@ -38,27 +37,8 @@ const slowQuery = 200 * time.Millisecond
 // storeOptions are the database settings, with GORM's log lines going
 // through log.
 func storeOptions(cfg config.Config, log *slog.Logger) store.Options {
-	routeRedisLogs(log)
+	routeDriverLogs(log)
 	return store.Options{Timeout: cfg.DBTimeout, Logger: log.With("component", "sql"), SlowQuery: slowQuery}
-}
-
-// routeRedisLogs sends go-redis' own log lines through log.
-//
-// go-redis (v9.23) has one logger for the whole process, redis.SetLogger,
-// and no per-client option; it is set here, at start-up, by main — never by
-// a library package, so an app embedding Gatehouse keeps its own choice.
-// The same holds for every Redis client of this process, which is the
-// point: none of them writes outside slog.
-func routeRedisLogs(log *slog.Logger) {
-	redis.SetLogger(redisLog{log.With("component", "redis")})
-}
-
-// redisLog adapts slog to go-redis' logger: its lines (reconnects, pool
-// troubles, pub/sub resubscriptions) are warnings.
-type redisLog struct{ log *slog.Logger }
-
-func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
-	r.log.WarnContext(ctx, strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
 }
 
 // newMetrics builds the metrics when METRICS_ADDR is set (nil otherwise).

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/loglimit"
 )
 
 var (
@@ -63,7 +65,7 @@ func TestServeMetricsAndAccessLog(t *testing.T) {
 
 func TestRedisLogGoesThroughSlog(t *testing.T) {
 	var logs syncBuffer
-	redisLog{slog.New(slog.NewJSONHandler(&logs, nil))}.Printf(context.Background(), "redis: discarding bad PubSub connection: %v", io.EOF)
+	driverLog{log: slog.New(slog.NewJSONHandler(&logs, nil)), limit: loglimit.New(driverLogInterval, nil)}.Printf(context.Background(), "redis: discarding bad PubSub connection: %v", io.EOF)
 	if got := logs.String(); !strings.Contains(got, `"level":"WARN","msg":"discarding bad PubSub connection: EOF"`) {
 		t.Errorf("log = %s, want the line at WARN without the redis: prefix", got)
 	}

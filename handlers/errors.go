@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
@@ -56,10 +57,13 @@ func NotFoundError(message string) *Error {
 
 // ServiceUnavailableError is a 503 ServiceUnavailableError: a dependency
 // (the database, Redis) cannot serve now; the client may try again. The
-// cause is logged (rate-limited, see logLimiter), never sent.
+// cause is logged (rate-limited: one line per cause every errLogInterval), never sent.
 func ServiceUnavailableError(message string, cause error) *Error {
 	return &Error{Status: http.StatusServiceUnavailable, Name: "ServiceUnavailableError", Message: message, Err: cause}
 }
+
+// errLogInterval is how often one cause of 503s may be logged.
+const errLogInterval = 10 * time.Second
 
 // msgUnavailable is the message of a 503 caused by the database.
 const msgUnavailable = "Service temporarily unavailable, please try again later"
@@ -123,14 +127,14 @@ func unavailable(err error) bool {
 }
 
 // writeError renders err in the envelope and logs server-side causes; the
-// causes of 503s are logged at most once per logLimiter interval each, with
+// causes of 503s are logged at most once per errLogInterval each, with
 // the number of requests that failed the same way meanwhile.
 func (s *Server) writeError(c *gin.Context, err error) {
 	e := asError(err)
 	if e.Status == http.StatusServiceUnavailable {
 		if e.Err != nil {
 			cause, _ := store.Unavailable(err)
-			if log, suppressed := s.errLog.allow(e.Message + ": " + cause); log {
+			if log, suppressed := s.errLog.Allow(e.Message + ": " + cause); log {
 				s.log.ErrorContext(c.Request.Context(), "request failed: unavailable", "cause", cause,
 					"requestId", c.Writer.Header().Get(RequestIDHeader), "method", c.Request.Method,
 					"path", c.Request.URL.Path, "err", err, "suppressedSinceLast", suppressed)

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/loglimit"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/providers"
 	"github.com/gatehouse/gatehouse/store"
@@ -149,7 +150,7 @@ type Server struct {
 	// corsHandler applies Config.CORS (cors.go).
 	corsHandler *cors.Cors
 	// errLog rate-limits the log lines of 503s by cause.
-	errLog *logLimiter
+	errLog *loglimit.Limiter
 	// draining is set by Drain: readiness fails from then on.
 	draining atomic.Bool
 	// metrics is Config.Metrics; trusted is Config.TrustedProxies parsed,
@@ -194,7 +195,7 @@ func New(cfg Config) (*Server, error) {
 		tokens:   Tokens{Secret: cfg.Secret, TTL: cfg.TokenTTL, Now: cfg.Now, SessionsOnly: cfg.JWTManagement == jwtRefresh},
 		log:      cfg.Logger,
 		verified: newVerifiedTokens(),
-		errLog:   newLogLimiter(errLogInterval, time.Now),
+		errLog:   loglimit.New(errLogInterval, nil),
 		mailWake: make(chan struct{}, 1),
 	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("gatehouse: no such user"), cfg.BcryptCost)
