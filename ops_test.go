@@ -70,3 +70,23 @@ func TestRedisLogGoesThroughSlog(t *testing.T) {
 		t.Errorf("log = %s, want the line at WARN without the redis: prefix", got)
 	}
 }
+
+func TestCORSStartupLine(t *testing.T) {
+	for _, tt := range []struct {
+		values map[string]string
+		want   string
+	}{
+		{map[string]string{"GATEHOUSE_ENV": "production", "JWT_SECRET": strings.Repeat("s", 32)}, `level=WARN msg="cors: CORS_ORIGINS is not set`},
+		{nil, `level=INFO msg="cors: allowing browser front ends on this machine (development default; set CORS_ORIGINS before going live)" origins=http://localhost:*,http://127.0.0.1:*`},
+		{map[string]string{"CORS_ORIGINS": "https://app.example.com"}, `level=INFO msg="cors: allowing browser front ends" origins=https://app.example.com credentials=true`},
+	} {
+		var logs syncBuffer
+		cors := corsConfig(testConfig(t, tt.values), slog.New(slog.NewTextHandler(&logs, nil)))
+		if !strings.Contains(logs.String(), tt.want) {
+			t.Errorf("config %v: start-up log = %s, want %s", tt.values, logs.String(), tt.want)
+		}
+		if tt.values["GATEHOUSE_ENV"] == "production" && len(cors.Origins) != 0 {
+			t.Errorf("production without CORS_ORIGINS: origins = %q, want none", cors.Origins)
+		}
+	}
+}
