@@ -139,12 +139,18 @@ type itApp struct {
 // refused.
 func startApp(t *testing.T, databaseURL string, extra map[string]string) itApp {
 	t.Helper()
+	return startAppLogging(t, databaseURL, extra, slog.New(slog.DiscardHandler))
+}
+
+// startAppLogging is startApp with the instance's logs sent to log.
+func startAppLogging(t *testing.T, databaseURL string, extra map[string]string, log *slog.Logger) itApp {
+	t.Helper()
 	values := map[string]string{"DATABASE_URL": databaseURL, "RATE_LIMIT_ENABLED": "false",
 		"JWT_SECRET": "integration-secret-integration-secret", "ADMIN_EMAIL": "admin@example.com", "ADMIN_PASSWORD": "admin-password"}
 	for k, v := range extra {
 		values[k] = v
 	}
-	a, err := newApp(context.Background(), testConfig(t, values), slog.New(slog.DiscardHandler))
+	a, err := newApp(context.Background(), testConfig(t, values), log)
 	if err != nil {
 		t.Fatalf("newApp over %s: %v", redactURL(databaseURL), err)
 	}

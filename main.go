@@ -227,24 +227,29 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 	return a, nil
 }
 
-// follow announces this instance's policy changes and user writes on Redis
-// and acts on the other instances' (until ctx is done or the cluster is
-// closed): a policy notice reloads the policy and drops the whole user cache,
-// since role changes come with policy changes; a user notice drops that user
-// from the cache, so what another instance did to a user (blocked, deleted,
-// given another role or password) holds here at once. Without Redis (or when
-// a notice is lost) the periodic reload and the user cache's 2s lifetime
-// catch up.
+// follow announces this instance's policy changes, settings changes and
+// user writes on Redis and acts on the other instances' (until ctx is done
+// or the cluster is closed): a policy notice reloads the policy and drops
+// the whole user cache, since role changes come with policy changes; a
+// settings notice drops the settings cache if the settings revision moved;
+// a user notice drops that user from the cache, so what another instance
+// did to a user (blocked, deleted, given another role or password) holds
+// here at once. Without Redis (or when a notice is lost) the periodic check
+// (reloadPeriodically) and the user cache's 2s lifetime catch up.
 func (a *app) follow(ctx context.Context, log *slog.Logger) error {
 	a.enforcer.OnChange(a.cluster.PolicyChanged)
 	a.store.OnUserChange(a.cluster.UserChanged)
+	a.store.Settings().OnChange(a.cluster.SettingsChanged)
 	if _, err := a.cluster.Follow(ctx, a.enforcer, func(int64, int64) { a.store.InvalidateCache() }); err != nil {
+		return err
+	}
+	if _, err := a.cluster.FollowSettings(ctx, a.store.Settings()); err != nil {
 		return err
 	}
 	if _, err := a.cluster.FollowUsers(ctx, a.store); err != nil {
 		return err
 	}
-	log.Info("sharing rate limits, policy changes and user writes with the other instances through Redis")
+	log.Info("sharing rate limits, policy and settings changes and user writes with the other instances through Redis")
 	return nil
 }
 
@@ -334,7 +339,7 @@ func serve(ctx context.Context, cfg config.Config, out io.Writer) error {
 		"policyRevision", a.enforcer.Revision())
 	announceAdmin(ctx, cfg, a.store, log)
 	if cfg.PolicyReloadInterval > 0 {
-		go reloadPolicyPeriodically(ctx, a.enforcer, cfg.PolicyReloadInterval, log)
+		go a.reloadPeriodically(ctx, cfg.PolicyReloadInterval, log)
 	}
 	go idle.run(ctx)
 	// The mail queue's worker: delivers queued reset and confirmation mail,
@@ -403,9 +408,11 @@ func announceAdmin(ctx context.Context, cfg config.Config, st *store.Store, log 
 	}
 }
 
-// reloadPolicyPeriodically reloads the policy whenever its stored revision
-// moved (another instance, or SQL typed by hand), until ctx is done.
-func reloadPolicyPeriodically(ctx context.Context, enforcer *policy.Enforcer, every time.Duration, log *slog.Logger) {
+// reloadPeriodically reloads the policy whenever its stored revision
+// moved, and drops the settings cache whenever the settings revision moved
+// (another instance, or SQL typed by hand), every interval until ctx is
+// done: what bounds staleness when no notice arrives.
+func (a *app) reloadPeriodically(ctx context.Context, every time.Duration, log *slog.Logger) {
 	ticker := time.NewTicker(every)
 	defer ticker.Stop()
 	for {
@@ -413,11 +420,13 @@ func reloadPolicyPeriodically(ctx context.Context, enforcer *policy.Enforcer, ev
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
-			before, after, err := enforcer.ReloadIfChanged(ctx)
+		}
+		for what, r := range map[string]cluster.Reloader{"policy": a.enforcer, "settings": a.store.Settings()} {
+			before, after, err := r.ReloadIfChanged(ctx)
 			switch {
-			case err != nil:
-				log.Warn("policy reload failed", "err", err)
-			case before != after:
+			case err != nil && ctx.Err() == nil:
+				log.Warn(what+" reload failed", "err", err)
+			case err == nil && before != after && what == "policy":
 				log.Info("policy revision changed: reloaded", "from", before, "to", after)
 			}
 		}

@@ -249,7 +249,7 @@ func TestPeriodicReloadPicksUpSQLEdits(t *testing.T) {
 	a := newTestApp(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go reloadPolicyPeriodically(ctx, a.enforcer, 5*time.Millisecond, slog.New(slog.DiscardHandler))
+	go a.reloadPeriodically(ctx, 5*time.Millisecond, slog.New(slog.DiscardHandler))
 	if err := a.store.DB.Exec(`INSERT INTO casbin_rule (ptype, v0, v1, v2, v3, v4, v5) VALUES ('p', 'public', '/api/users', 'GET', '', '', '')`).Error; err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -49,6 +50,9 @@ type Options struct {
 	PolicyChannel string
 	// LimitTimeout bounds one rate-limit call to Redis (250ms when zero).
 	LimitTimeout time.Duration
+	// PublishTimeout bounds the publication of one notice, off the request
+	// path (250ms when zero).
+	PublishTimeout time.Duration
 	// RetryAfter is how long the rate limiter counts locally after a Redis
 	// failure before it asks Redis again (5s when zero).
 	RetryAfter time.Duration
@@ -68,6 +72,14 @@ type Cluster struct {
 	// origin tells this instance's notices from the others'.
 	origin string
 
+	// queue holds the notices for the publisher (see announce); dropped
+	// counts those lost; stopPublisher ends it and published is closed
+	// when it has returned.
+	queue         chan queued
+	dropped       atomic.Uint64
+	stopPublisher chan struct{}
+	published     chan struct{}
+
 	mu      sync.Mutex
 	closed  bool
 	follows []func()
@@ -81,6 +93,11 @@ func Connect(ctx context.Context, redisURL string, opts Options) (*Cluster, erro
 	if err != nil {
 		return nil, fmt.Errorf("cluster: REDIS_URL: %w", err)
 	}
+	// Every call carries its own deadline (Options.LimitTimeout,
+	// PublishTimeout, …): without ContextTimeoutEnabled go-redis ignores it
+	// and waits for ReadTimeout instead, which made the documented 250ms
+	// act as 1s. The socket timeouts and the dial stay as a backstop.
+	ro.ContextTimeoutEnabled = true
 	ro.DialTimeout = 2 * time.Second
 	ro.ReadTimeout = time.Second
 	ro.WriteTimeout = time.Second
@@ -95,7 +112,9 @@ func Connect(ctx context.Context, redisURL string, opts Options) (*Cluster, erro
 }
 
 // New builds a Cluster over an open client, which it then owns (Close closes
-// it). It fails when Redis does not answer.
+// it). It fails when Redis does not answer. The client should have
+// ContextTimeoutEnabled (Connect sets it), or go-redis bounds each call by
+// its ReadTimeout instead of the Options' timeouts.
 func New(ctx context.Context, client *redis.Client, opts Options) (*Cluster, error) {
 	if opts.LimitPrefix == "" {
 		opts.LimitPrefix = DefaultLimitPrefix
@@ -105,6 +124,9 @@ func New(ctx context.Context, client *redis.Client, opts Options) (*Cluster, err
 	}
 	if opts.LimitTimeout <= 0 {
 		opts.LimitTimeout = 250 * time.Millisecond
+	}
+	if opts.PublishTimeout <= 0 {
+		opts.PublishTimeout = 250 * time.Millisecond
 	}
 	if opts.RetryAfter <= 0 {
 		opts.RetryAfter = 5 * time.Second
@@ -123,13 +145,20 @@ func New(ctx context.Context, client *redis.Client, opts Options) (*Cluster, err
 		return nil, fmt.Errorf("cluster: Redis at %s: load the rate-limit scripts: %w", client.Options().Addr, err)
 	}
 	local := memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: opts.LimitPrefix, CleanUpInterval: time.Minute})
-	return &Cluster{
+	c := &Cluster{
 		Limits: &Limits{shared: shared, local: local, timeout: opts.LimitTimeout, retryAfter: opts.RetryAfter, log: log},
 		client: client, opts: opts, log: log, origin: randomID(),
-	}, nil
+		queue: make(chan queued, queueSize), stopPublisher: make(chan struct{}), published: make(chan struct{}),
+	}
+	go func() {
+		defer close(c.published)
+		c.runPublisher(c.stopPublisher)
+	}()
+	return c, nil
 }
 
-// Close stops every Follow and closes the Redis client.
+// Close stops every Follow, publishes the notices still queued (within one
+// PublishTimeout) and closes the Redis client.
 func (c *Cluster) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -143,6 +172,8 @@ func (c *Cluster) Close() error {
 	for _, stop := range follows {
 		stop()
 	}
+	close(c.stopPublisher)
+	<-c.published
 	return c.client.Close()
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -368,10 +368,11 @@ type proxy struct {
 	target string
 	addr   string
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns []net.Conn
-	wg    sync.WaitGroup
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
+	wg     sync.WaitGroup
+	silent atomic.Bool
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -408,11 +409,34 @@ func (p *proxy) start() {
 			p.mu.Lock()
 			p.conns = append(p.conns, in, out)
 			p.mu.Unlock()
-			p.wg.Go(func() { io.Copy(out, in); out.Close() })
-			p.wg.Go(func() { io.Copy(in, out); in.Close() })
+			p.wg.Go(func() { p.pipe(out, in) })
+			p.wg.Go(func() { p.pipe(in, out) })
 		}
 	})
 }
+
+// pipe copies src to dst until either fails, dropping what it reads while
+// the proxy is silent.
+func (p *proxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !p.silent.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// blackhole makes the proxy accept and read everything, on the open
+// connections and new ones, and answer nothing, as a partitioned network
+// does; on false it forwards again.
+func (p *proxy) blackhole(on bool) { p.silent.Store(on) }
 
 // stop closes the listener and every forwarded connection.
 func (p *proxy) stop() {

@@ -17,40 +17,105 @@ type Reloader interface {
 	ReloadIfChanged(ctx context.Context) (before, after int64, err error)
 }
 
-// notice is the payload published on the policy channel: a policy change
-// (Revision) or, when User is set, a write to that user (users.go). Both
-// kinds share the channel, so one subscription per follower covers them and
-// an instance that knows only policy notices takes a user notice for a
-// policy one (one small query).
+// notice is the payload published on the notice channel: a policy change
+// (Revision), a write to a user (User, see users.go) or a settings change
+// (Settings, see settings.go). Every kind shares the channel, so one
+// subscription per follower covers them; an instance that knows only policy
+// notices takes another kind for a policy one (one small query).
 type notice struct {
 	Origin   string `json:"origin"`
 	Revision int64  `json:"revision,omitempty"`
 	User     uint   `json:"user,omitempty"`
+	Settings int64  `json:"settings,omitempty"`
 }
+
+// isPolicy tells a policy notice from the other kinds.
+func (n notice) isPolicy() bool { return n.User == 0 && n.Settings == 0 }
 
 // reloadTimeout bounds one reload after a notice.
 const reloadTimeout = 30 * time.Second
 
-// publishTimeout bounds one notice's publication from a hook.
-const publishTimeout = 2 * time.Second
+// queueSize bounds the notices waiting for the publisher: past it, new
+// ones are dropped (and counted) rather than held by the writer.
+const queueSize = 1024
 
 // PolicyChanged announces that this instance changed the policy to revision.
-// It is the hook to give policy.Enforcer.OnChange. A failure is logged, not
-// returned: the change is committed already, and the other instances catch
-// up at their periodic reload.
+// It is the hook to give policy.Enforcer.OnChange. It only queues the
+// notice: the write that called it answers without waiting for Redis (see
+// announce).
 func (c *Cluster) PolicyChanged(revision int64) {
-	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
-	defer cancel()
-	if err := c.AnnouncePolicy(ctx, revision); err != nil {
-		c.log.Warn("policy: could not announce the change to the other instances; they reload at their next periodic check",
-			"revision", revision, "err", err)
-	}
+	c.announce(notice{Origin: c.origin, Revision: revision}, "policy")
 }
 
 // AnnouncePolicy publishes that the policy changed to revision, for a
 // caller that reports the failure itself (the CLI).
 func (c *Cluster) AnnouncePolicy(ctx context.Context, revision int64) error {
 	return c.publish(ctx, notice{Origin: c.origin, Revision: revision})
+}
+
+// queued is a notice waiting for the publisher, with what it is about.
+type queued struct {
+	n    notice
+	what string
+}
+
+// announce queues n for the publisher goroutine and returns at once: a
+// write never waits for Redis. When the queue is full the notice is
+// dropped and counted (Dropped). A dropped or unpublished notice costs
+// staleness, never correctness: the other instances catch up at their
+// periodic check (policy, settings) or when their user cache expires.
+func (c *Cluster) announce(n notice, what string) {
+	select {
+	case c.queue <- queued{n, what}:
+	default:
+		c.dropped.Add(1)
+	}
+}
+
+// Dropped returns how many notices were lost since Connect: dropped because
+// the queue was full, or not published because Redis failed. It is meant
+// for a metric: while it grows the instances rely on their periodic checks.
+func (c *Cluster) Dropped() uint64 { return c.dropped.Load() }
+
+// runPublisher publishes the queued notices, one at a time, until done is
+// closed, then publishes what is still queued within one timeout. A
+// failure logs once until a publication succeeds again.
+func (c *Cluster) runPublisher(done <-chan struct{}) {
+	failing := false
+	send := func(ctx context.Context, q queued) {
+		err := c.publish(ctx, q.n)
+		switch {
+		case err != nil:
+			c.dropped.Add(1)
+			if !failing {
+				failing = true
+				c.log.Warn(q.what+": could not announce a change to the other instances; they catch up at their next periodic check "+
+					"(further failures are counted, not logged, until Redis answers)", "err", err)
+			}
+		case failing:
+			failing = false
+			c.log.Info("notices: Redis answers again", "droppedSoFar", c.dropped.Load())
+		}
+	}
+	for {
+		select {
+		case q := <-c.queue:
+			ctx, cancel := context.WithTimeout(context.Background(), c.opts.PublishTimeout)
+			send(ctx, q)
+			cancel()
+		case <-done:
+			ctx, cancel := context.WithTimeout(context.Background(), c.opts.PublishTimeout)
+			defer cancel()
+			for {
+				select {
+				case q := <-c.queue:
+					send(ctx, q)
+				default:
+					return
+				}
+			}
+		}
+	}
 }
 
 // publish sends n on the notice channel.
@@ -71,17 +136,23 @@ func (c *Cluster) publish(ctx context.Context, n notice) error {
 // meanwhile are gone — makes r reload if the stored revision moved;
 // reloaded (optional) is called after each reload that changed something.
 // Notices arriving during a reload are coalesced into one more check; user
-// notices are FollowUsers' business.
+// and settings notices are FollowUsers' and FollowSettings' business.
 //
 // It runs until ctx is done, stop is called or the Cluster is closed; stop
 // waits for the reload in progress.
 func (c *Cluster) Follow(ctx context.Context, r Reloader, reloaded func(from, to int64)) (stop func(), err error) {
+	return c.follow(ctx, "policy", notice.isPolicy, r, reloaded)
+}
+
+// follow runs Follow for the notices of one kind (what names it in logs;
+// match picks its notices).
+func (c *Cluster) follow(ctx context.Context, what string, match func(notice) bool, r Reloader, reloaded func(from, to int64)) (stop func(), err error) {
 	wake := make(chan struct{}, 1)
-	// A change may have landed between loading the policy and subscribing.
+	// A change may have landed between loading and subscribing.
 	wake <- struct{}{}
 	receive := func(m any) {
 		if msg, ok := m.(*redis.Message); ok {
-			if n, ok := decode(msg.Payload); ok && (n.Origin == c.origin || n.User != 0) {
+			if n, ok := decode(msg.Payload); ok && (n.Origin == c.origin || !match(n)) {
 				return
 			}
 		}
@@ -102,9 +173,9 @@ func (c *Cluster) Follow(ctx context.Context, r Reloader, reloaded func(from, to
 			cancel()
 			switch {
 			case err != nil && ctx.Err() == nil:
-				c.log.Warn("policy: reload after a notice failed; the periodic reload will retry", "err", err)
+				c.log.Warn(what+": reload after a notice failed; the periodic reload will retry", "err", err)
 			case err == nil && from != to:
-				c.log.Info("policy: reloaded after a notice from another instance", "from", from, "to", to)
+				c.log.Info(what+": reloaded after a notice from another instance", "from", from, "to", to)
 				if reloaded != nil {
 					reloaded(from, to)
 				}

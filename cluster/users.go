@@ -19,16 +19,11 @@ type UserCache interface {
 }
 
 // UserChanged announces that this instance wrote the user. It is the hook
-// to give store.Store.OnUserChange. A failure is logged, not returned: the
-// write is committed already, and the other instances' caches let the user
-// go within their lifetime.
+// to give store.Store.OnUserChange. It only queues the notice (see
+// announce); a lost one lets the other instances' caches keep the user for
+// their lifetime.
 func (c *Cluster) UserChanged(id uint) {
-	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
-	defer cancel()
-	if err := c.AnnounceUser(ctx, id); err != nil {
-		c.log.Warn("users: could not announce a user change to the other instances; their caches drop the user within 2s",
-			"user", id, "err", err)
-	}
+	c.announce(notice{Origin: c.origin, User: id}, "users")
 }
 
 // AnnounceUser publishes that the user was written, for a caller that

@@ -56,7 +56,7 @@ var Vars = []Var{
 	{Env: "TRUSTED_PROXIES", Flag: "trusted-proxies", Default: "", Usage: "comma-separated IPs/CIDRs whose X-Forwarded-For is trusted (none by default)"},
 	{Env: "BCRYPT_COST", Flag: "bcrypt-cost", Default: "10", Usage: "bcrypt cost of new password hashes (10–14)", Kind: Int},
 	{Env: "BODY_LIMIT", Flag: "body-limit", Default: "1048576", Usage: "largest request body in bytes", Kind: Int},
-	{Env: "POLICY_RELOAD_INTERVAL", Flag: "policy-reload-interval", Default: "10s", Usage: "how often to reload the policy when its stored revision changed (0 = off)", Kind: Duration},
+	{Env: "POLICY_RELOAD_INTERVAL", Flag: "policy-reload-interval", Default: "10s", Usage: "how often to check the policy and settings revisions, reloading what changed (0 = off)", Kind: Duration},
 	{Env: "POLICY_EXPLAIN_DENIALS", Flag: "policy-explain-denials", Default: "false", Usage: "add X-Gatehouse-Denied-By to 403 answers (role, route, method)", Kind: Bool},
 	{Env: "SMTP_HOST", Flag: "smtp-host", Default: "", Usage: "SMTP server; unset: mail is logged, not sent (development only)"},
 	{Env: "SMTP_PORT", Flag: "smtp-port", Default: "", Usage: "SMTP port (default: 587 for starttls, 465 for tls, 25 for none)", Kind: Int},

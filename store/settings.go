@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
+	"github.com/gatehouse/gatehouse/revision"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -35,9 +37,17 @@ func DefaultAdvanced() Advanced {
 	return Advanced{UniqueEmail: true, AllowRegister: true, DefaultRole: "authenticated"}
 }
 
+// settingsRevision counts the changes to the settings table: every write
+// made through Settings bumps it in its own transaction, and database
+// triggers bump it for SQL typed by hand, so an instance whose cache was
+// loaded at another revision knows it must read again (ReloadIfChanged).
+var settingsRevision = revision.Counter{Name: "gatehouse_settings_revision", Watched: "gatehouse_settings", Function: "gatehouse_bump_settings_revision"}
+
 // Settings reads and writes the JSON documents of the settings table. Reads
-// are cached in memory and the cache is dropped on every write made through
-// it; Invalidate drops it for writes made elsewhere.
+// are cached in memory. The cache is dropped on every write made through it
+// and, for writes made by another instance or by hand, whenever
+// ReloadIfChanged finds that the settings revision moved (main calls it on
+// a Redis notice and periodically); Invalidate drops it unconditionally.
 type Settings struct {
 	db    *gorm.DB
 	mu    sync.RWMutex
@@ -47,6 +57,12 @@ type Settings struct {
 	// that raced with a write is not kept.
 	advanced   *Advanced
 	generation uint64
+	// seen is the settings revision last read by ReloadIfChanged (0: none).
+	seen int64
+	// checkMu serialises ReloadIfChanged.
+	checkMu sync.Mutex
+	// onChange is the OnChange hook (nil: none).
+	onChange atomic.Pointer[func(revision int64)]
 }
 
 // Settings returns the settings accessor.
@@ -97,6 +113,8 @@ func (s *Settings) PutIfAbsent(ctx context.Context, key string, v any) error {
 	return s.put(s.db.WithContext(ctx), key, v, true)
 }
 
+// put writes the document and bumps the settings revision in one
+// transaction, then drops the cache and calls the OnChange hook.
 func (s *Settings) put(db *gorm.DB, key string, v any, ifAbsent bool) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -106,11 +124,60 @@ func (s *Settings) put(db *gorm.DB, key string, v any, ifAbsent bool) error {
 	if ifAbsent {
 		onConflict = clause.OnConflict{DoNothing: true}
 	}
-	if err := db.Clauses(onConflict).Create(&Setting{Key: key, Value: string(raw)}).Error; err != nil {
+	var rev int64
+	err = db.Transaction(func(tx *gorm.DB) error {
+		res := tx.Clauses(onConflict).Create(&Setting{Key: key, Value: string(raw)})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error // nothing written: the revision stays
+		}
+		if err := settingsRevision.Bump(tx); err != nil {
+			return err
+		}
+		rev, err = settingsRevision.Read(tx.Statement.Context, tx)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("store: settings %s: %w", key, err)
 	}
+	if rev == 0 {
+		return nil
+	}
 	s.Invalidate()
+	if hook := s.onChange.Load(); hook != nil {
+		(*hook)(rev)
+	}
 	return nil
+}
+
+// ReloadIfChanged drops the cache when the stored settings revision differs
+// from the one it last saw, and returns both: one small query, so a
+// duplicate, late or forged notice costs little. The first call always
+// drops the cache.
+func (s *Settings) ReloadIfChanged(ctx context.Context) (before, after int64, err error) {
+	s.checkMu.Lock()
+	defer s.checkMu.Unlock()
+	rev, err := settingsRevision.Read(ctx, s.db)
+	if err != nil {
+		return s.seen, s.seen, fmt.Errorf("store: settings: %w", err)
+	}
+	before = s.seen
+	if rev != before {
+		s.Invalidate()
+		s.seen = rev
+	}
+	return before, rev, nil
+}
+
+// OnChange sets the hook called with the new settings revision after each
+// write made through Settings, once committed, on the writer's goroutine, so
+// it should be quick (cluster.SettingsChanged queues a notice). A later call
+// replaces the hook; nil removes it.
+func (s *Settings) OnChange(hook func(revision int64)) {
+	if hook == nil {
+		s.onChange.Store(nil)
+		return
+	}
+	s.onChange.Store(&hook)
 }
 
 // Invalidate drops every cached document.

@@ -86,3 +86,72 @@ func TestSettingsCache(t *testing.T) {
 		t.Errorf("Advanced().AllowRegister = %v after the last Put of %v", got.AllowRegister, want.AllowRegister)
 	}
 }
+
+// TestSettingsRevision: two stores over one file, as two instances. A write
+// through one bumps the revision in its transaction and calls the OnChange
+// hook with it; the other keeps its cache until ReloadIfChanged sees the
+// revision move, and so for an SQL edit (the trigger); a PutIfAbsent that
+// writes nothing moves nothing.
+func TestSettingsRevision(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "settings.db")
+	open := func() *Settings {
+		s, err := Open("sqlite://" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if err := s.Migrate(); err != nil {
+			t.Fatal(err)
+		}
+		return s.Settings()
+	}
+	a, b := open(), open()
+	if _, _, err := b.ReloadIfChanged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var hooked []int64
+	a.OnChange(func(rev int64) { hooked = append(hooked, rev) })
+	if adv, _ := b.Advanced(ctx); !adv.AllowRegister {
+		t.Fatal("B: allow_register off before any write")
+	}
+
+	off := DefaultAdvanced()
+	off.AllowRegister = false
+	if err := a.Put(ctx, KeyAdvanced, off); err != nil {
+		t.Fatal(err)
+	}
+	if adv, _ := b.Advanced(ctx); !adv.AllowRegister {
+		t.Fatal("B dropped its cache without a check: the test proves nothing")
+	}
+	before, after, err := b.ReloadIfChanged(ctx)
+	if err != nil || before == after {
+		t.Fatalf("B.ReloadIfChanged after A's write = %d, %d, %v; want a move", before, after, err)
+	}
+	if len(hooked) != 1 || hooked[0] != after {
+		t.Errorf("A's OnChange hook calls = %v, want [%d]", hooked, after)
+	}
+	if adv, _ := b.Advanced(ctx); adv.AllowRegister {
+		t.Error("B: allow_register still on after the check")
+	}
+	if before, after, _ := b.ReloadIfChanged(ctx); before != after {
+		t.Errorf("B.ReloadIfChanged with nothing written = %d, %d; want no move", before, after)
+	}
+
+	if err := a.PutIfAbsent(ctx, KeyAdvanced, DefaultAdvanced()); err != nil {
+		t.Fatal(err)
+	}
+	if before, after, _ := b.ReloadIfChanged(ctx); before != after || len(hooked) != 1 {
+		t.Errorf("PutIfAbsent over an existing document moved the revision %d → %d (hook calls %v)", before, after, hooked)
+	}
+
+	if err := a.db.Exec(`UPDATE gatehouse_settings SET value = '{"allow_register":true}' WHERE name = 'advanced'`).Error; err != nil {
+		t.Fatal(err)
+	}
+	if before, after, _ := b.ReloadIfChanged(ctx); before == after {
+		t.Error("an SQL edit did not move the revision (trigger)")
+	}
+	if adv, _ := b.Advanced(ctx); !adv.AllowRegister {
+		t.Error("B: the SQL edit is not seen after the check")
+	}
+}

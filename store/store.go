@@ -319,13 +319,17 @@ func (s *Store) Close() error {
 }
 
 // Migrate creates or updates Gatehouse's tables (not casbin_rule: the policy
-// package's adapter owns that one).
+// package's adapter owns that one), and the settings revision with its
+// triggers.
 func (s *Store) Migrate() error {
 	// Building an index over a large table may take longer than one
 	// request's statement: migrations get minutes, not DB_TIMEOUT.
 	ctx, cancel := context.WithTimeout(context.Background(), migrateTimeout)
 	defer cancel()
 	if err := s.DB.WithContext(ctx).AutoMigrate(&Role{}, &User{}, &Setting{}, &Session{}, &readyRow{}, &MailJob{}); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	if _, err := settingsRevision.Install(s.DB); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	return nil
