@@ -17,7 +17,9 @@ var policyRevision = revision.Counter{Name: "gatehouse_policy_revision", Watched
 func installRevision(db *gorm.DB) (triggers bool, err error) { return policyRevision.Install(db) }
 
 // readRevision returns the stored revision.
-func readRevision(ctx context.Context, db *gorm.DB) (int64, error) { return policyRevision.Read(ctx, db) }
+func readRevision(ctx context.Context, db *gorm.DB) (int64, error) {
+	return policyRevision.Read(ctx, db)
+}
 
 // bumpRevision increments the revision inside a transaction.
 func bumpRevision(tx *gorm.DB) error { return policyRevision.Bump(tx) }
