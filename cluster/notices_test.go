@@ -14,8 +14,9 @@ import (
 
 // TestRedisDownWritesDoNotWait (issue 10, point 8): with Redis unreachable —
 // a blackhole (accepts, answers nothing) or a closed port — a user write, a
-// policy write and a settings write answer as fast as without Redis (each
-// under 100ms; they used to wait 0.5–1s for the notice's publication), the
+// policy write and a settings write answer as fast as without Redis (median
+// ≤ 50ms and none waiting a publication's 250ms; they used to wait 0.5–1s,
+// median 1s in a blackhole, for the notice's publication), the
 // lost notices are counted, and a rate-limited route gives Redis up after
 // the documented 250ms (LimitTimeout), not after go-redis' 1s read
 // timeout.
@@ -44,7 +45,7 @@ func TestRedisDownWritesDoNotWait(t *testing.T) {
 		{"policy write", "POST", "/api/users-permissions/roles", `{"name":"R%d","type":"r%d"}`},
 		{"settings write", "PUT", "/api/users-permissions/advanced", `{"allow_register":true}`},
 	}
-	const bound = 100 * time.Millisecond
+	const bound = 250 * time.Millisecond // PublishTimeout: no write waits for a publication
 	for _, mode := range []struct {
 		name string
 		cut  func()
@@ -76,6 +77,9 @@ func TestRedisDownWritesDoNotWait(t *testing.T) {
 				}
 			}
 			t.Logf("writes with Redis down (%s): median %s, max %s over %d", mode.name, median(took), slices.Max(took), len(took))
+			if m := median(took); m > 50*time.Millisecond {
+				t.Errorf("writes with Redis down (%s): median %s, want ≤ 50ms", mode.name, m)
+			}
 			start := time.Now()
 			tick := time.NewTicker(10 * time.Millisecond)
 			defer tick.Stop()
