@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -411,26 +412,31 @@ func announceAdmin(ctx context.Context, cfg config.Config, st *store.Store, log 
 // reloadPeriodically reloads the policy whenever its stored revision
 // moved, and drops the settings cache whenever the settings revision moved
 // (another instance, or SQL typed by hand), every interval until ctx is
-// done: what bounds staleness when no notice arrives.
+// done: what bounds staleness when no notice arrives. Each has a loop of
+// its own, so a long policy reload never delays the settings check.
 func (a *app) reloadPeriodically(ctx context.Context, every time.Duration, log *slog.Logger) {
-	ticker := time.NewTicker(every)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-		for what, r := range map[string]cluster.Reloader{"policy": a.enforcer, "settings": a.store.Settings()} {
-			before, after, err := r.ReloadIfChanged(ctx)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				log.Warn(what+" reload failed", "err", err)
-			case err == nil && before != after && what == "policy":
-				log.Info("policy revision changed: reloaded", "from", before, "to", after)
+	var wg sync.WaitGroup
+	for what, r := range map[string]cluster.Reloader{"policy": a.enforcer, "settings": a.store.Settings()} {
+		wg.Go(func() {
+			ticker := time.NewTicker(every)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+				}
+				before, after, err := r.ReloadIfChanged(ctx)
+				switch {
+				case err != nil && ctx.Err() == nil:
+					log.Warn(what+" reload failed", "err", err)
+				case err == nil && before != after && what == "policy":
+					log.Info("policy revision changed: reloaded", "from", before, "to", after)
+				}
 			}
-		}
+		})
 	}
+	wg.Wait()
 }
 
 // jwtSecret returns JWT_SECRET, or in development a secret generated once and
