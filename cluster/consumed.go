@@ -69,3 +69,17 @@ func (u *Consumed) Use(ctx context.Context, key string, exp time.Time) (bool, er
 	}
 	return fresh, nil
 }
+
+// Take deletes key and reports whether it was there: one DEL, atomic in
+// Redis, so of any number of calls with one key, on any instance, at most
+// one gets true. It errors when Redis does not answer; the caller must then
+// refuse.
+func (u *Consumed) Take(ctx context.Context, key string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, consumedTimeout)
+	defer cancel()
+	n, err := u.client.Del(ctx, u.prefix+":"+key).Result()
+	if err != nil {
+		return false, fmt.Errorf("cluster: take a delivered OAuth token from Redis at %s: %w", u.client.Options().Addr, err)
+	}
+	return n == 1, nil
+}

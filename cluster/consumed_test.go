@@ -229,3 +229,47 @@ func callback(t *testing.T, srv *handlers.Server, back url.Values, cookie *http.
 	}
 	return loc.Query()
 }
+
+// finishOn calls /api/auth/github/callback on srv with the front end's query.
+func finishOn(srv *handlers.Server, q url.Values) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/api/auth/github/callback?"+q.Encode(), nil))
+	return rec
+}
+
+// TestRedisQueryModeTokenUsedOnce (issue 11 point 12): the provider token
+// the callback leg of instance A delivered to the front end signs in once,
+// on instance B; brought back again, to either instance, it is refused.
+func TestRedisQueryModeTokenUsedOnce(t *testing.T) {
+	addr := redisAddr(t)
+	opts := testNames(t, addr)
+	gh := providertest.NewGitHub(t, providertest.GitHubUser{ID: 1, Login: "octocat",
+		Emails: []providertest.GitHubEmail{{Email: "octocat@github.example", Primary: true, Verified: true}}})
+	open := sharedDatabase(t)
+	ia, ib := open(), open()
+	if err := ia.store.Settings().Put(context.Background(), store.KeyGrant, map[string]providers.Settings{"github": gh.Settings()}); err != nil {
+		t.Fatal(err)
+	}
+	ca, cb := connect(t, addr, opts), connect(t, addr, opts)
+	prefix := consumedPrefix(opts)
+	a := newServer(t, ia, ca.Limits, oauthOn(ca.Consumed(prefix)))
+	b := newServer(t, ib, cb.Limits, oauthOn(cb.Consumed(prefix)))
+
+	cookie, back := startSignIn(t, a)
+	q := callback(t, a, back, cookie)
+	if q.Get("access_token") == "" {
+		t.Fatalf("callback on A: front end got %v, want an access_token", q)
+	}
+	if rec := finishOn(b, q); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"jwt":"`) {
+		t.Fatalf("finish on B: status = %d, want 200 {jwt, user}\n%s", rec.Code, rec.Body)
+	}
+	for name, srv := range map[string]*handlers.Server{"A": a, "B": b} {
+		if rec := finishOn(srv, q); rec.Code != http.StatusBadRequest || strings.Contains(rec.Body.String(), `"jwt"`) {
+			t.Errorf("replay on %s: status = %d, want 400\n%s", name, rec.Code, rec.Body)
+		}
+	}
+	never := url.Values{"access_token": {gh.AccessToken()}}
+	if rec := finishOn(b, never); rec.Code != http.StatusBadRequest {
+		t.Errorf("a provider token never delivered: status = %d, want 400\n%s", rec.Code, rec.Body)
+	}
+}

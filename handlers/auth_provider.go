@@ -73,6 +73,9 @@ func (s *Server) providerCallback(c *gin.Context, used Consumed) error {
 		if tok, err = providers.ParseGrantResponse(q); err != nil {
 			return providerError(err)
 		}
+		if err := s.takeDelivered(ctx(c), p.Name, q); err != nil {
+			return err
+		}
 	}
 	profile, err := p.FetchProfile(s.providerContext(c), set, tok)
 	if err != nil {

@@ -102,12 +102,12 @@ func TestOAuthUnverifiedEmailNeverSharesAnAccount(t *testing.T) {
 	ms := providers.Settings{Enabled: true, Key: "ms-id", Secret: "ms-secret", APIURL: api.URL}
 	e := newOAuthEnv(t, "query", nil, map[string]providers.Settings{"microsoft": ms})
 	e.setAdvanced(func(a *store.Advanced) { a.UniqueEmail = false })
-	status, body := e.finish("microsoft", url.Values{"access_token": {"ms-token"}})
+	status, body := e.finishDelivered("microsoft", url.Values{"access_token": {"ms-token"}})
 	if status != http.StatusBadRequest || !strings.Contains(body, errorJSONFor(400, "ApplicationError", "Email is already taken.")) {
 		t.Errorf("unverified email of a local user: status = %d, want 400 Email is already taken.\n%s", status, body)
 	}
 	api.Set("/me", map[string]any{"id": "ms-2", "userPrincipalName": "newcomer@example.com"})
-	status, body = e.finish("microsoft", url.Values{"access_token": {"ms-token"}})
+	status, body = e.finishDelivered("microsoft", url.Values{"access_token": {"ms-token"}})
 	if status != http.StatusOK || !strings.Contains(body, `"username":"newcomer@example.com"`) {
 		t.Errorf("unverified email nobody has: status = %d, want 200\n%s", status, body)
 	}
@@ -277,7 +277,7 @@ func TestOAuthOIDC(t *testing.T) {
 		e := newOAuthEnv(t, "query", providers.NewRegistry(corp), map[string]providers.Settings{"corp": iss.Settings()})
 		victim := providertest.User{Subject: "victim", Email: "root@example.com", EmailVerified: true, Username: "root"}
 		for name, f := range forgeries {
-			status, body := e.finish("corp", url.Values{"id_token": {iss.Forge(f, victim)}, "access_token": {"x"}})
+			status, body := e.finishDelivered("corp", url.Values{"id_token": {iss.Forge(f, victim)}, "access_token": {"x"}})
 			if status != http.StatusBadRequest || !strings.Contains(body, verifyFailed) {
 				t.Errorf("%s: status = %d, want 400\n%s", name, status, body)
 			}
@@ -306,7 +306,7 @@ func noSessionQuery(idToken string) url.Values { return url.Values{"id_token": {
 
 func TestOAuthQueryModeDoesNotTrustRawValues(t *testing.T) {
 	e := newOAuthEnv(t, "query", nil, map[string]providers.Settings{"vk": {Enabled: true, Key: "vk-id", Secret: "vk-secret"}})
-	status, body := e.finish("vk", url.Values{"access_token": {"attacker-token"}, "raw[email]": {"root@example.com"}, "raw[user_id]": {"1"}})
+	status, body := e.finishDelivered("vk", url.Values{"access_token": {"attacker-token"}, "raw[email]": {"root@example.com"}, "raw[user_id]": {"1"}})
 	if status != http.StatusBadRequest || !strings.Contains(body, "VK authentication requires a completed OAuth session") {
 		t.Errorf("vk with raw[email] from the browser: status = %d, want 400\n%s", status, body)
 	}

@@ -154,8 +154,14 @@ func (cs cookieSealer) open(name, value string, v any) error {
 // instance makes it. Concurrent calls with one key must get true at most
 // once. An error means the answer is unknown: the sign-in is then refused
 // (fail closed) with a "try again" message, never let through.
+//
+// Take removes key and reports whether it was there, unexpired: of any
+// number of calls with one key, on any instance, at most one gets true. The
+// query-mode finish leg uses it to accept a provider token only once, and
+// only when the callback leg delivered it (deliveredTokens).
 type Consumed interface {
 	Use(ctx context.Context, key string, exp time.Time) (bool, error)
+	Take(ctx context.Context, key string) (bool, error)
 }
 
 // signInUnavailable is the message when Consumed cannot answer.
@@ -188,6 +194,15 @@ func newConsumedSet(now func() time.Time) *consumedSet {
 // Use implements Consumed with the set's clock.
 func (cs *consumedSet) Use(_ context.Context, key string, exp time.Time) (bool, error) {
 	return cs.use(key, exp, cs.now())
+}
+
+// Take implements Consumed with the set's clock.
+func (cs *consumedSet) Take(_ context.Context, key string) (bool, error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	exp, ok := cs.m[key]
+	delete(cs.m, key)
+	return ok && !cs.now().After(exp), nil
 }
 
 // use records key until exp and reports whether it was unused. Expired
@@ -495,6 +510,9 @@ func (s *Server) connectCallback(c *gin.Context, used Consumed) error {
 		return fail("oauth_error", "No access_token.", nil)
 	}
 	if mode == redirectQuery {
+		if err := s.rememberDelivered(ctx(c), p.Name, resp); err != nil {
+			return fail("oauth_error", signInUnavailable, err)
+		}
 		loc, err := withQuery(st.Callback, resp)
 		if err != nil {
 			return errInternal("%w", err)
@@ -552,4 +570,69 @@ func (s *Server) warnGuessedPublicURL(parent context.Context, only []string) {
 			s.cfg.PublicURL+"/api/connect/<provider>/callback, which browsers outside this machine cannot reach; set PUBLIC_URL",
 			"providers", enabled)
 	}
+}
+
+// Query mode hands the provider's tokens to the front end in its URL, where
+// browser history, logs and Referer headers may keep them; the front end
+// sends them back to /api/auth/:provider/callback. So that such a copy is
+// worth nothing, the callback leg remembers the SHA-256 of each token it
+// delivers (deliveredTokenTTL, in Config.OAuthConsumed: Redis when
+// instances share it), and the finish leg takes each token it is given out
+// of that memory: a token it never delivered, or one already used, is
+// refused. An id_token is then bound to its sign-in's nonce too, checked at
+// the callback leg before delivery.
+
+// deliveredTokenTTL is how long a delivered token may be brought back: the
+// front end does so as soon as its callback page loads.
+const deliveredTokenTTL = 5 * time.Minute
+
+// grantTokenKeys are the grant response's keys that carry a token the
+// finish leg reads (providers.ParseGrantResponse).
+var grantTokenKeys = []string{"access_token", "id_token", "oauth_token", "code"}
+
+// errTokenNotDelivered answers a finish-leg token the callback leg did not
+// deliver, or delivered and saw used already.
+var errTokenNotDelivered = ApplicationError("Invalid token: start the sign-in again")
+
+// deliveredKey is the Consumed key of a token delivered for provider.
+func deliveredKey(provider, token string) string {
+	return usedKey("delivered:"+provider, token)
+}
+
+// rememberDelivered records the tokens of a grant response about to be
+// sent to the front end.
+func (s *Server) rememberDelivered(c context.Context, provider string, resp url.Values) error {
+	exp := s.now().Add(deliveredTokenTTL)
+	for _, k := range grantTokenKeys {
+		for _, v := range resp[k] {
+			if v == "" {
+				continue
+			}
+			if _, err := s.delivered.Use(c, deliveredKey(provider, v), exp); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// takeDelivered accepts the tokens of a finish-leg query only if the
+// callback leg delivered each of them and none was used before; it uses
+// them up. A memory that does not answer refuses the sign-in (503).
+func (s *Server) takeDelivered(c context.Context, provider string, q url.Values) error {
+	for _, k := range grantTokenKeys {
+		for _, v := range q[k] {
+			if v == "" {
+				continue
+			}
+			ok, err := s.delivered.Take(c, deliveredKey(provider, v))
+			if err != nil {
+				return &Error{Status: http.StatusServiceUnavailable, Name: "ServiceUnavailableError", Message: signInUnavailable, Err: err}
+			}
+			if !ok {
+				return errTokenNotDelivered
+			}
+		}
+	}
+	return nil
 }

@@ -160,6 +160,16 @@ func (e *oauthEnv) finish(provider string, q url.Values) (int, string) {
 	return e.get(path)
 }
 
+// finishDelivered is finish with q's tokens first recorded as delivered by
+// the callback leg, for tests of what the finish leg checks past that.
+func (e *oauthEnv) finishDelivered(provider string, q url.Values) (int, string) {
+	e.t.Helper()
+	if err := e.server.rememberDelivered(context.Background(), provider, q); err != nil {
+		e.t.Fatal(err)
+	}
+	return e.finish(provider, q)
+}
+
 // login runs the whole flow and decodes a 200 answer.
 func (e *oauthEnv) login(provider string) authAnswer {
 	e.t.Helper()
@@ -697,6 +707,16 @@ func (f *flakyConsumed) Use(ctx context.Context, key string, exp time.Time) (boo
 	return f.inner.Use(ctx, key, exp)
 }
 
+func (f *flakyConsumed) Take(ctx context.Context, key string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ok == 0 {
+		return false, errors.New("memory unreachable")
+	}
+	f.ok--
+	return f.inner.Take(ctx, key)
+}
+
 // TestOAuthConsumedSharedByInstances: two instances (one secret, as behind
 // a load balancer) given one Config.OAuthConsumed: a callback used on A is
 // refused on B before B asks the provider.
@@ -812,4 +832,36 @@ func FuzzCookieOpen(f *testing.F) {
 			t.Errorf("open(%q) = %+v: a value we never sealed", value, st)
 		}
 	})
+}
+
+// TestOAuthQueryModeTokenReplay is issue 11's point 12: in query mode the
+// provider token that reached the front end's URL signed in as often as it
+// was sent to /api/auth/:provider/callback, and a provider token Gatehouse
+// never delivered was taken too. Now the normal flow signs in once; a
+// replay, a token never delivered and a delivered access_token paired with
+// a foreign id_token are refused with Strapi's 400 ApplicationError.
+func TestOAuthQueryModeTokenReplay(t *testing.T) {
+	refused := errorJSONFor(400, "ApplicationError", "Invalid token: start the sign-in again")
+	e, gh := githubEnv(t, "query", octocat())
+	q := e.connect("github", "")
+	if q.Get("access_token") == "" {
+		t.Fatalf("connect: front end got %v, want an access_token", q)
+	}
+	if status, body := e.finish("github", q); status != http.StatusOK || !strings.Contains(body, `"jwt":"`) {
+		t.Fatalf("finish: status = %d, want 200 {jwt, user}\n%s", status, body)
+	}
+	for name, query := range map[string]url.Values{
+		"replay":                       q,
+		"never delivered":              {"access_token": {gh.AccessToken()}},
+		"delivered with a foreign one": {"access_token": {e.connect("github", "").Get("access_token")}, "id_token": {"foreign"}},
+	} {
+		status, body := e.finish("github", query)
+		if status != http.StatusBadRequest || !strings.Contains(body, refused) {
+			t.Errorf("%s: status = %d, want 400 %s\n%s", name, status, refused, body)
+		}
+	}
+	// A new sign-in still works.
+	if a := e.login("github"); a.User.Username != "octocat" {
+		t.Errorf("a new sign-in after the refusals: user = %+v, want octocat", a.User)
+	}
 }

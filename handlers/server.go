@@ -159,6 +159,9 @@ type Server struct {
 	trusted []netip.Prefix
 	// mailWake wakes RunMailQueue when this instance queues a mail.
 	mailWake chan struct{}
+	// delivered remembers the provider tokens the query-mode callback leg
+	// handed to the front end (Config.OAuthConsumed, else this process).
+	delivered Consumed
 }
 
 // New builds the server and its router.
@@ -198,6 +201,7 @@ func New(cfg Config) (*Server, error) {
 		errLog:   loglimit.New(errLogInterval, nil),
 		mailWake: make(chan struct{}, 1),
 	}
+	s.delivered = s.consumed()
 	dummy, err := bcrypt.GenerateFromPassword([]byte("gatehouse: no such user"), cfg.BcryptCost)
 	if err != nil {
 		return nil, fmt.Errorf("handlers: bcrypt cost %d: %w", cfg.BcryptCost, err)
