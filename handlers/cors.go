@@ -23,10 +23,12 @@ type CORS struct {
 	Credentials bool
 }
 
-// Strapi's strapi::cors defaults.
+// Strapi's strapi::cors defaults, plus refresh mode's
+// x-strapi-refresh-cookie, which a front end on another origin sends to ask
+// for the refresh token in an HttpOnly cookie.
 var (
 	corsMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodHead, http.MethodOptions}
-	corsHeaders = []string{"Content-Type", "Authorization", "Origin", "Accept"}
+	corsHeaders = []string{"Content-Type", "Authorization", "Origin", "Accept", refreshCookieHeader}
 )
 
 // corsMaxAge is Strapi's preflight max-age (a year; browsers cap it).
