@@ -20,8 +20,9 @@ import (
 type body map[string]json.RawMessage
 
 // readBody decodes the request body as a JSON object. An empty body is an
-// empty object. Malformed JSON, a non-object, a non-JSON content type or
-// invalid UTF-8 are 400s; an oversized body is 413.
+// empty object. Malformed JSON, a non-object, a non-JSON content type,
+// invalid UTF-8 or a control character in a string (checkControlCharacters)
+// are 400s; an oversized body is 413.
 func readBody(c *gin.Context) (body, error) {
 	raw, err := io.ReadAll(c.Request.Body)
 	if err != nil {
@@ -57,6 +58,9 @@ func readBody(c *gin.Context) (body, error) {
 	}
 	if b == nil { // the body was "null"
 		b = body{}
+	}
+	if err := checkControlCharacters(b); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
