@@ -65,7 +65,7 @@ func (s *Server) login(c *gin.Context) (err error) {
 	if err := v.err(); err != nil {
 		return err
 	}
-	user, err := s.store.Users().LocalByIdentifier(ctx(c), identifier)
+	user, err := s.localUser(c, identifier)
 	if errors.Is(err, store.ErrNotFound) {
 		// Compare anyway, so an unknown identifier costs the time of a wrong
 		// password (no enumeration by timing).
@@ -92,6 +92,18 @@ func (s *Server) login(c *gin.Context) (err error) {
 		return s.startSession(c, user, b) // with body.deviceId
 	}
 	return s.respondWithToken(c, user)
+}
+
+// localUser finds the local user an identifier names. Strapi matches the
+// email or the username, so a username spelling another user's email in
+// other capitals could win the lookup; here an identifier that is a valid
+// email matches emails only (case-insensitively), anything else usernames
+// only (exactly).
+func (s *Server) localUser(c *gin.Context, identifier string) (store.User, error) {
+	if validEmail(identifier) {
+		return s.store.Users().LocalByEmail(ctx(c), identifier)
+	}
+	return s.store.Users().LocalByUsername(ctx(c), identifier)
 }
 
 // respondWithToken answers 200 {jwt, user}; in refresh mode it opens a

@@ -201,7 +201,7 @@ func (s *Server) findValidUsername(c context.Context, base string) (string, erro
 		base = string([]rune(base)[:200])
 	}
 	free := func(name string) (bool, error) {
-		taken, err := s.store.Users().Exists(c, "username", name, 0)
+		_, taken, err := s.store.Users().IdentifierOwner(c, name)
 		return !taken, err
 	}
 	if utf8.RuneCountInString(base) >= usernameMinLength {

@@ -100,6 +100,17 @@ func (s *Server) createUser(c *gin.Context) error {
 			return ApplicationError("Email already taken")
 		}
 	}
+	// Strapi lets an exact duplicate username reach the database's unique
+	// check ("This attribute must be unique"); the identifiers name the
+	// other collisions (other capitals, another user's email).
+	if taken, err := s.store.Users().Exists(ctx(c), "username", username, 0); err != nil {
+		return err
+	} else if taken {
+		return asError(store.ErrConflict)
+	}
+	if err := s.identifiersFree(c, 0, username, email); err != nil {
+		return err
+	}
 	hash, err := s.hashPassword(password)
 	if err != nil {
 		return err
@@ -173,12 +184,13 @@ func (s *Server) updateUser(c *gin.Context) error {
 		}
 		columns["role_id"] = role.ID
 	}
-	if username, ok := columns["username"].(string); ok {
-		if taken, err := s.store.Users().Exists(ctx(c), "username", username, id); err != nil {
-			return err
-		} else if taken {
-			return ApplicationError("Username already taken")
-		}
+	newUsername, _ := columns["username"].(string)
+	newEmail, _ := columns["email"].(string)
+	if user.Provider != "local" {
+		newEmail = "" // only local users' emails are identifiers
+	}
+	if err := s.identifiersFree(c, id, newUsername, newEmail); err != nil {
+		return err
 	}
 	if email, ok := columns["email"].(string); ok {
 		adv, err := s.store.Settings().Advanced(ctx(c))
@@ -211,6 +223,28 @@ func (s *Server) updateUser(c *gin.Context) error {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, newUserView(updated, false))
+}
+
+// identifiersFree refuses a username or email ("" when unchanged) that
+// another user than id holds as an identifier — its username or its email,
+// compared case-insensitively (store/identifiers.go) — with Strapi's
+// messages. The store's write refuses it anyway; this names the field.
+func (s *Server) identifiersFree(c *gin.Context, id uint, username, email string) error {
+	for _, f := range []struct{ value, message string }{
+		{username, "Username already taken"}, {email, "Email already taken"},
+	} {
+		if f.value == "" {
+			continue
+		}
+		owner, found, err := s.store.Users().IdentifierOwner(ctx(c), f.value)
+		if err != nil {
+			return err
+		}
+		if found && owner != id {
+			return ApplicationError(f.message)
+		}
+	}
+	return nil
 }
 
 // deleteUser is DELETE /api/users/:id: 200 with the deleted user; 204 when unknown.

@@ -15,7 +15,7 @@ type User struct {
 	ID                  uint       `gorm:"primaryKey" json:"id"`
 	DocumentID          string     `gorm:"size:32;uniqueIndex;not null" json:"documentId"`
 	Username            string     `gorm:"size:255;uniqueIndex;not null" json:"username"`
-	Email               string     `gorm:"size:255;not null;uniqueIndex:idx_up_users_provider_email,priority:2" json:"email"`
+	Email               string     `gorm:"size:255;not null;uniqueIndex:idx_up_users_provider_email,priority:2;index:idx_up_users_email" json:"email"`
 	Provider            string     `gorm:"size:64;not null;default:local;uniqueIndex:idx_up_users_provider_email,priority:1" json:"provider"`
 	Password            string     `gorm:"size:255" json:"-"`
 	ResetPasswordToken  *string    `gorm:"size:64;index" json:"-"`

@@ -17,20 +17,29 @@ var ErrEmailTaken = errors.New("store: email already taken")
 // provider did not verify) it fails with ErrEmailTaken when any user, of any
 // provider, has the email; the check and the insert are atomic. A username or
 // provider+email collision fails with ErrConflict: the caller looks again.
+// The username is claimed among the identifiers (identifiers.go); the email
+// check is an indexed lookup in the insert's transaction, so it holds
+// against other sign-ups of this instance and, on SQLite, of every
+// instance (one writer at a time), while on PostgreSQL and MySQL two
+// instances creating users of two different providers with one email at
+// the same moment could both pass it.
 func (u Users) CreateFromProvider(ctx context.Context, user *User, refuseSharedEmail bool) error {
-	u.registerMu.Lock()
-	defer u.registerMu.Unlock()
 	user.Email = strings.ToLower(user.Email)
-	return translate(u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := u.transaction(ctx, func(tx *gorm.DB) error {
 		if refuseSharedEmail {
-			var n int64
-			if err := tx.Model(&User{}).Where("email = ?", user.Email).Count(&n).Error; err != nil {
+			if held, err := emailHeld(tx, user.Email); err != nil {
 				return err
-			}
-			if n > 0 {
+			} else if held {
 				return ErrEmailTaken
 			}
 		}
-		return tx.Create(user).Error
-	}))
+		if err := tx.Create(user).Error; err != nil {
+			return err
+		}
+		return claimIdentifiers(tx, user)
+	})
+	if err != nil {
+		user.ID = 0
+	}
+	return translate(err)
 }

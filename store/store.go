@@ -136,7 +136,6 @@ type Store struct {
 	settingsOnce sync.Once
 	settings     *Settings
 	usersOnce    sync.Once
-	registerMu   *sync.Mutex
 	userCache    *userCache
 }
 
@@ -326,7 +325,10 @@ func (s *Store) Migrate() error {
 	// request's statement: migrations get minutes, not DB_TIMEOUT.
 	ctx, cancel := context.WithTimeout(context.Background(), migrateTimeout)
 	defer cancel()
-	if err := s.DB.WithContext(ctx).AutoMigrate(&Role{}, &User{}, &Setting{}, &Session{}, &readyRow{}, &MailJob{}); err != nil {
+	if err := s.DB.WithContext(ctx).AutoMigrate(&Role{}, &User{}, &Setting{}, &Session{}, &readyRow{}, &MailJob{}, &Identifier{}); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	if _, err := s.backfillIdentifiers(ctx); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	if _, err := settingsRevision.Install(s.DB); err != nil {

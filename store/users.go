@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"gorm.io/gorm"
 )
@@ -14,23 +13,16 @@ import (
 // (Strapi's cross-field rule: an email may not be someone's username either).
 var ErrTaken = errors.New("store: email or username already taken")
 
-// Users queries up_users.
+// Users queries up_users (and up_user_identifiers, which follows it).
 type Users struct {
-	db *gorm.DB
-	// registerMu serialises the conflict check and the insert of a
-	// registration inside this process; the unique indexes (and SQLite's
-	// immediate transactions) cover other processes.
-	registerMu *sync.Mutex
-	cache      *userCache
+	db    *gorm.DB
+	cache *userCache
 }
 
 // Users returns the users accessor.
 func (s *Store) Users() Users {
-	s.usersOnce.Do(func() {
-		s.registerMu = &sync.Mutex{}
-		s.userCache = newUserCache()
-	})
-	return Users{db: s.DB, registerMu: s.registerMu, cache: s.userCache}
+	s.usersOnce.Do(func() { s.userCache = newUserCache() })
+	return Users{db: s.DB, cache: s.userCache}
 }
 
 // ByID returns the user with its role.
@@ -40,13 +32,19 @@ func (u Users) ByID(ctx context.Context, id uint) (User, error) {
 	return user, translate(err)
 }
 
-// LocalByIdentifier finds the local user whose email equals the lower-cased
-// identifier or whose username equals it exactly (spec §2.1 step 3).
-func (u Users) LocalByIdentifier(ctx context.Context, identifier string) (User, error) {
+// LocalByEmail finds the local user with this email, compared
+// case-insensitively (the provider and email index).
+func (u Users) LocalByEmail(ctx context.Context, email string) (User, error) {
 	var user User
-	err := u.db.WithContext(ctx).
-		Where("provider = ? AND (email = ? OR username = ?)", "local", strings.ToLower(identifier), identifier).
-		Order("id").Take(&user).Error
+	err := u.db.WithContext(ctx).Where("provider = ? AND email = ?", "local", strings.ToLower(email)).Take(&user).Error
+	return user, translate(err)
+}
+
+// LocalByUsername finds the local user with exactly this username (the
+// username index).
+func (u Users) LocalByUsername(ctx context.Context, username string) (User, error) {
+	var user User
+	err := u.db.WithContext(ctx).Where("username = ? AND provider = ?", username, "local").Take(&user).Error
 	return user, translate(err)
 }
 
@@ -57,22 +55,19 @@ func (u Users) ByEmail(ctx context.Context, email string) ([]User, error) {
 	return users, translate(err)
 }
 
-// Register inserts a new user unless its email or username collides with an
-// existing one: across local users always, across every provider when
-// uniqueEmail is set. The check and the insert are atomic.
+// Register inserts a new local user unless its email or username is
+// already someone's email or username (Strapi's cross-field rule, here
+// case-insensitive): the identifiers' key refuses it within the insert's
+// transaction, whichever instance holds the other one. With uniqueEmail the
+// email (and the username) may not be the email of another provider's user
+// either: an indexed lookup in the same transaction.
 func (u Users) Register(ctx context.Context, user *User, uniqueEmail bool) error {
-	u.registerMu.Lock()
-	defer u.registerMu.Unlock()
-	return translate(u.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if n, err := countConflicts(tx, user.Email, user.Username, "local"); err != nil {
-			return err
-		} else if n > 0 {
-			return ErrTaken
-		}
+	user.Email = strings.ToLower(user.Email)
+	err := u.transaction(ctx, func(tx *gorm.DB) error {
 		if uniqueEmail {
-			if n, err := countConflicts(tx, user.Email, user.Username, ""); err != nil {
+			if held, err := emailHeld(tx, user.Email, NormalizeIdentifier(user.Username)); err != nil {
 				return err
-			} else if n > 0 {
+			} else if held {
 				return ErrTaken
 			}
 		}
@@ -82,62 +77,81 @@ func (u Users) Register(ctx context.Context, user *User, uniqueEmail bool) error
 			}
 			return err
 		}
+		return claimIdentifiers(tx, user)
+	})
+	if err != nil {
+		user.ID = 0
+	}
+	return translate(err)
+}
+
+// Create inserts a user as given (admin creation, OAuth sign-up) with its
+// identifiers; one already held by another user is ErrConflict (and
+// ErrTaken).
+func (u Users) Create(ctx context.Context, user *User) error {
+	err := u.transaction(ctx, func(tx *gorm.DB) error {
+		if err := tx.Create(user).Error; err != nil {
+			return err
+		}
+		return claimIdentifiers(tx, user)
+	})
+	if err != nil {
+		user.ID = 0
+	}
+	return translate(err)
+}
+
+// Update writes the given columns of the user. A new username or email
+// moves the user's identifiers in the same transaction: one already held by
+// another user is ErrConflict (and ErrTaken), and nothing is written.
+func (u Users) Update(ctx context.Context, id uint, columns map[string]any) error {
+	defer u.cache.drop(id)
+	_, username := columns["username"]
+	_, email := columns["email"]
+	return translate(u.transaction(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&User{}).Where("id = ?", id).Updates(columns)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		if username || email {
+			return reclaimIdentifiers(tx, id)
+		}
 		return nil
 	}))
 }
 
-func countConflicts(tx *gorm.DB, email, username, provider string) (int64, error) {
-	lower := strings.ToLower(email)
-	q := tx.Model(&User{}).Where("(email = ? OR username = ? OR username = ? OR email = ?)", lower, lower, username, username)
-	if provider != "" {
-		q = q.Where("provider = ?", provider)
-	}
-	var n int64
-	err := q.Count(&n).Error
-	return n, err
-}
-
-// Create inserts a user as given (admin creation, OAuth sign-up).
-func (u Users) Create(ctx context.Context, user *User) error {
-	return translate(u.db.WithContext(ctx).Create(user).Error)
-}
-
-// Update writes the given columns of the user.
-func (u Users) Update(ctx context.Context, id uint, columns map[string]any) error {
-	defer u.cache.drop(id)
-	res := u.db.WithContext(ctx).Model(&User{}).Where("id = ?", id).Updates(columns)
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
-}
-
-// Delete removes the user.
+// Delete removes the user and its identifiers.
 func (u Users) Delete(ctx context.Context, id uint) error {
 	defer u.cache.drop(id)
-	res := u.db.WithContext(ctx).Delete(&User{}, id)
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return translate(u.transaction(ctx, func(tx *gorm.DB) error {
+		if err := tx.Where("user_id = ?", id).Delete(&Identifier{}).Error; err != nil {
+			return err
+		}
+		res := tx.Delete(&User{}, id)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return nil
+	}))
 }
 
-// Exists reports whether a user other than exceptID has the column equal to value.
+// Exists reports whether a user other than exceptID has the column equal to
+// value (both columns are indexed; emails are stored lower-cased).
 func (u Users) Exists(ctx context.Context, column, value string, exceptID uint) (bool, error) {
 	switch column {
 	case "email", "username":
 	default:
 		return false, fmt.Errorf("store: users: Exists on %q", column)
 	}
-	var n int64
-	err := u.db.WithContext(ctx).Model(&User{}).Where(column+" = ? AND id <> ?", value, exceptID).Count(&n).Error
-	return n > 0, translate(err)
+	var ids []uint
+	err := u.db.WithContext(ctx).Model(&User{}).Where(column+" = ? AND id <> ?", value, exceptID).Limit(1).Pluck("id", &ids).Error
+	return len(ids) > 0, translate(err)
 }
 
 // CountByRole returns the number of users of each role id.
