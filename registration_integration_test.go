@@ -1,9 +1,15 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/store"
 )
 
 // TestControlCharactersPostgres and …MySQL send NUL and other control
@@ -41,4 +47,104 @@ func testControlCharacters(t *testing.T, databaseURL string) {
 	}
 	// Nothing was stored, and carol still signs in.
 	a.login("carol", "correct-horse")
+}
+
+// TestRegisterRaceAcrossInstancesPostgres and …MySQL run two instances over
+// one database and race, 100 times each, a registration using a string as
+// the email on one instance against a registration using it (in other
+// capitals) as the username on the other, and the same email registered on
+// both: exactly one of each pair is accepted, the other gets Strapi's
+// "Email or Username are already taken", and the database holds one user
+// for the string. Issue 10 point 5 (17 of 40 pairs were both accepted).
+func TestRegisterRaceAcrossInstancesPostgres(t *testing.T) {
+	testRegisterRaceAcrossInstances(t, freshPostgres(t))
+}
+
+// TestRegisterRaceAcrossInstancesMySQL is the MariaDB/MySQL run.
+func TestRegisterRaceAcrossInstancesMySQL(t *testing.T) {
+	testRegisterRaceAcrossInstances(t, freshMySQL(t, ""))
+}
+
+// TestRegisterRaceAcrossInstancesSQLite is the SQLite run: two stores
+// (two connection pools, as two processes would have) over one file.
+func TestRegisterRaceAcrossInstancesSQLite(t *testing.T) {
+	testRegisterRaceAcrossInstances(t, "sqlite://"+filepath.Join(t.TempDir(), "race.db"))
+}
+
+func testRegisterRaceAcrossInstances(t *testing.T, databaseURL string) {
+	a := startApp(t, databaseURL, nil)
+	b := startApp(t, databaseURL, nil)
+	const pairs = 100
+	taken := `{"data":null,"error":{"status":400,"name":"ApplicationError","message":"Email or Username are already taken","details":{}}}`
+	race := func(bodyA, bodyB string) (accepted int) {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		var codes [2]int
+		var bodies [2]string
+		for side, app := range []itApp{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				codes[side], bodies[side] = app.do("POST", "/api/auth/local/register", []string{bodyA, bodyB}[side], "")
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for side := range 2 {
+			switch {
+			case codes[side] == http.StatusOK:
+				accepted++
+			case codes[side] != http.StatusBadRequest || bodies[side] != taken:
+				t.Errorf("register: %d %s, want 200 or 400 %s", codes[side], bodies[side], taken)
+			}
+		}
+		return accepted
+	}
+	body := func(username, email string) string {
+		return fmt.Sprintf(`{"username":%q,"email":%q,"password":"correct-horse"}`, username, email)
+	}
+	for _, kind := range []string{"email vs username", "same email"} {
+		double, none := 0, 0
+		for i := range pairs {
+			var n int
+			if kind == "email vs username" {
+				shared := fmt.Sprintf("cross%d@example.com", i)
+				n = race(body(fmt.Sprintf("byemail%d", i), shared), body(fmt.Sprintf("Cross%d@Example.com", i), fmt.Sprintf("byname%d@example.com", i)))
+			} else {
+				shared := fmt.Sprintf("same%d@example.com", i)
+				n = race(body(fmt.Sprintf("samea%d", i), shared), body(fmt.Sprintf("sameb%d", i), strings.ToUpper(shared)))
+			}
+			switch n {
+			case 2:
+				double++
+			case 0:
+				none++
+			}
+		}
+		t.Logf("%s on %s: %d pairs, %d double accepts, %d with none accepted", kind, a.store.Dialect, pairs, double, none)
+		if double != 0 || none != 0 {
+			t.Errorf("%s: %d of %d pairs both accepted and %d none, want 0 and 0", kind, double, pairs, none)
+		}
+	}
+	var n int64
+	if err := a.store.DB.Model(&store.User{}).Where("email LIKE ? OR username LIKE ? OR email LIKE ?", "cross%", "Cross%", "same%").Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	if n != 2*pairs {
+		t.Errorf("users holding the raced strings = %d, want %d", n, 2*pairs)
+	}
+	// The winner of a cross pair signs in with its email on either
+	// instance; the string signs in only the user whose email it is.
+	for i := range 10 {
+		email := fmt.Sprintf("cross%d@example.com", i)
+		if _, err := a.store.Users().LocalByEmail(context.Background(), email); err != nil {
+			email = fmt.Sprintf("byname%d@example.com", i) // the username side won
+			if code, body := b.do("POST", "/api/auth/local", fmt.Sprintf(`{"identifier":"Cross%d@Example.com","password":"correct-horse"}`, i), ""); code != http.StatusBadRequest {
+				t.Errorf("login with the winner's email-shaped username: %d %s, want 400", code, body)
+			}
+		}
+		a.login(email, "correct-horse")
+		b.login(strings.ToUpper(email), "correct-horse")
+	}
 }
