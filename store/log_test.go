@@ -27,8 +27,8 @@ func TestLoggerSlowAndFailedQueries(t *testing.T) {
 	// A lookup that finds nothing is no failure, but it is slow here: logged
 	// at warn with its SQL and without its parameters.
 	buf.Reset()
-	if _, err := st.Users().LocalByIdentifier(ctx, "secret-identifier@example.com"); err == nil {
-		t.Fatal("LocalByIdentifier of nobody: err = nil, want not found")
+	if _, err := st.Users().LocalByEmail(ctx, "secret-identifier@example.com"); err == nil {
+		t.Fatal("LocalByEmail of nobody: err = nil, want not found")
 	}
 	if got := buf.String(); !strings.Contains(got, `"level":"WARN","msg":"SQL executed"`) || strings.Contains(got, `"level":"ERROR"`) ||
 		!strings.Contains(got, "users") || strings.Contains(got, "secret-identifier") {
