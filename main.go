@@ -158,7 +158,8 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		return fail(err)
 	}
 	// -- Redis wiring: shared rate limits, policy change notices --
-	limits := handlers.RateLimit{Enabled: cfg.RateLimitEnabled, Max: cfg.RateLimitMax, Interval: cfg.RateLimitInterval}
+	limits := handlers.RateLimit{Enabled: cfg.RateLimitEnabled, Max: cfg.RateLimitMax, Interval: cfg.RateLimitInterval,
+		IPMax: cfg.RateLimitIPMax, IPInterval: cfg.RateLimitIPInterval}
 	var peers *cluster.Cluster
 	var readyChecks []handlers.ReadyCheck
 	if cfg.RedisURL != "" {

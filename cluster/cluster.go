@@ -29,9 +29,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/ratelimit"
 	"github.com/redis/go-redis/v9"
 	"github.com/ulule/limiter/v3"
-	"github.com/ulule/limiter/v3/drivers/store/memory"
 	redisstore "github.com/ulule/limiter/v3/drivers/store/redis"
 )
 
@@ -144,7 +144,9 @@ func New(ctx context.Context, client *redis.Client, opts Options) (*Cluster, err
 	if err != nil {
 		return nil, fmt.Errorf("cluster: Redis at %s: load the rate-limit scripts: %w", client.Options().Addr, err)
 	}
-	local := memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: opts.LimitPrefix, CleanUpInterval: time.Minute})
+	// While Redis fails, the counters are this instance's, bounded as
+	// without Redis.
+	local := ratelimit.NewMemory(0)
 	c := &Cluster{
 		Limits: &Limits{shared: shared, local: local, timeout: opts.LimitTimeout, retryAfter: opts.RetryAfter, log: log},
 		client: client, opts: opts, log: log, origin: randomID(),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -256,6 +257,45 @@ func TestRedisRateLimitSharedAcrossInstances(t *testing.T) {
 	}
 	if rec := login(servers[0], "192.0.2.8"); rec.Code != http.StatusBadRequest {
 		t.Errorf("login from another IP: status = %d, want 400\n%s", rec.Code, rec.Body)
+	}
+}
+
+// TestRedisRateLimitKeysAreBounded (issue 11 point 1): 200 forgot-password
+// requests with a different 1 MB email each leave Redis keys of a fixed,
+// small size (they used to be the raw email: one 1 MB key per request), and
+// their total stays under 5 MB.
+func TestRedisRateLimitKeysAreBounded(t *testing.T) {
+	addr := redisAddr(t)
+	opts := testNames(t, addr)
+	srv := newServer(t, sharedDatabase(t)(), connect(t, addr, opts).Limits)
+	email := []byte(strings.Repeat("a", 1<<20-64))
+	for i := range 200 {
+		copy(email, fmt.Sprintf("%08d", i))
+		req := httptest.NewRequest(http.MethodPost, "/api/auth/forgot-password", strings.NewReader(`{"email":"`+string(email)+`@example.com"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = "192.0.2.20:40000"
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != http.StatusBadRequest && rec.Code != http.StatusTooManyRequests {
+			t.Fatalf("forgot-password with a 1 MB email: status = %d, want 400 or 429\n%.300s", rec.Code, rec.Body)
+		}
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	ctx := context.Background()
+	var keys, keyBytes, longest int
+	iter := c.Scan(ctx, 0, opts.LimitPrefix+":*", 100).Iterator()
+	for iter.Next(ctx) {
+		keys++
+		keyBytes += len(iter.Val())
+		longest = max(longest, len(iter.Val()))
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Redis after 200 × 1 MB emails: %d keys, %d key bytes, the longest %d bytes", keys, keyBytes, longest)
+	if keys == 0 || longest > 160 || keyBytes >= 5<<20 {
+		t.Errorf("Redis keys: %d, %d bytes, longest %d; want some, each at most 160 bytes, < 5 MB in all", keys, keyBytes, longest)
 	}
 }
 

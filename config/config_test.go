@@ -13,6 +13,7 @@ func TestParseDefaults(t *testing.T) {
 	}
 	if c.Addr() != "127.0.0.1:1337" || c.PublicURL != "http://localhost:1337" || c.JWTExpiresIn != 30*24*time.Hour ||
 		!c.RateLimitEnabled || c.RateLimitMax != 10 || c.RateLimitInterval != time.Minute || c.BcryptCost != 10 ||
+		c.RateLimitIPMax != 10 || c.RateLimitIPInterval != time.Minute ||
 		c.BodyLimit != 1<<20 || c.DatabaseURL != "sqlite://./data/gatehouse.db" || c.Production || len(c.TrustedProxies) != 0 ||
 		c.PolicyReloadInterval != 10*time.Second || c.ResetTokenTTL != time.Hour || c.ConfirmationTokenTTL != 24*time.Hour ||
 		c.OAuthRedirectMode != "query" || c.DBTimeout != 2*time.Second || c.ShutdownGrace != 5*time.Second || c.ShutdownTimeout != 30*time.Second {
@@ -24,6 +25,7 @@ func TestParseErrorsNameTheVariable(t *testing.T) {
 	for _, tt := range []struct{ env, value string }{
 		{"PORT", "http"}, {"PORT", "70000"}, {"JWT_EXPIRES_IN", "forever"}, {"GATEHOUSE_ENV", "prod"},
 		{"RATE_LIMIT_ENABLED", "maybe"}, {"RATE_LIMIT_MAX", "0"}, {"RATE_LIMIT_INTERVAL", "1"},
+		{"RATE_LIMIT_IP_MAX", "0"}, {"RATE_LIMIT_IP_INTERVAL", "10ms"},
 		{"TRUSTED_PROXIES", "10.0.0.1,nope"}, {"BCRYPT_COST", "3"}, {"BODY_LIMIT", "12"},
 		{"LOG_LEVEL", "loud"}, {"LOG_FORMAT", "xml"}, {"PUBLIC_URL", "localhost:1337"},
 		{"SMTP_SECURITY", "ssl"}, {"OAUTH_REDIRECT_MODE", "cookie"}, {"POLICY_RELOAD_INTERVAL", "-1s"},

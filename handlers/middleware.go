@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
+	"github.com/ulule/limiter/v3"
 )
 
 // PublicRole is the role type of requests without a token.
@@ -172,25 +175,51 @@ func (s *Server) authorize(c *gin.Context) {
 	c.Next()
 }
 
-// rateLimit applies Strapi's auth-route limiter (spec §4.3): the key is the
-// canonical path and the client IP, plus the lower-cased body email on the
-// routes that are not identifier-less.
+// rateLimit applies Strapi's auth-route limiter (spec §4.3) — a counter per
+// canonical path and client IP, plus the lower-cased body email on the
+// routes that are not identifier-less — and two budgets Strapi lacks: one
+// per client IP on each sign-in route whatever the email (perIPBudget), and
+// one per signed-in user on change-password. Every
+// counter is counted; the request is refused when any is spent, and the
+// headers describe the tightest one.
+//
+// Keys have a fixed size whatever the request: the path and email are
+// hashed (limitKey), so a client sending a 1 MB email or path segment costs
+// the store one short key.
 func (s *Server) rateLimit(c *gin.Context) {
 	if s.limiter == nil {
 		c.Next()
 		return
 	}
-	key := rateLimitPrefix(c.Request.URL.Path, s.peekEmail(c)) + "|" + c.ClientIP()
-	result, err := s.limiter.Get(ctx(c), key)
-	if err != nil {
-		s.writeError(c, errInternal("handlers: rate limit: %w", err))
-		return
+	ip := c.ClientIP()
+	canonical := canonicalPath(c.Request.URL.Path)
+	type counter struct {
+		limiter *limiter.Limiter
+		key     string
+	}
+	counters := []counter{{s.limiter, limitKey("route", rateLimitPrefix(canonical, s.peekEmail(c)), ip)}}
+	if perIPBudget[c.FullPath()] {
+		counters = append(counters, counter{s.ipLimiter, limitKey("ip", c.FullPath(), ip)})
+	}
+	if u, ok := CurrentUser(c); ok && c.FullPath() == changePasswordRoute {
+		counters = append(counters, counter{s.limiter, limitKey("user", strconv.FormatUint(uint64(u.ID), 10)+":"+canonical, "")})
+	}
+	var tightest limiter.Context
+	for i, ct := range counters {
+		result, err := ct.limiter.Get(ctx(c), ct.key)
+		if err != nil {
+			s.writeError(c, errInternal("handlers: rate limit: %w", err))
+			return
+		}
+		if i == 0 || result.Reached && !tightest.Reached || result.Reached == tightest.Reached && result.Remaining < tightest.Remaining {
+			tightest = result
+		}
 	}
 	h := c.Writer.Header()
-	h.Set("X-RateLimit-Limit", strconv.FormatInt(result.Limit, 10))
-	h.Set("X-RateLimit-Remaining", strconv.FormatInt(result.Remaining, 10))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(result.Reset, 10))
-	if result.Reached {
+	h.Set("X-RateLimit-Limit", strconv.FormatInt(tightest.Limit, 10))
+	h.Set("X-RateLimit-Remaining", strconv.FormatInt(tightest.Remaining, 10))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(tightest.Reset, 10))
+	if tightest.Reached {
 		if s.metrics != nil {
 			s.metrics.RateLimited(c.FullPath())
 		}
@@ -200,16 +229,54 @@ func (s *Server) rateLimit(c *gin.Context) {
 	c.Next()
 }
 
+// changePasswordRoute is limited per user as well as per IP: a stolen token
+// must not try passwords from many addresses.
+const changePasswordRoute = "/api/auth/change-password"
+
+// perIPBudget are the routes with a budget per client IP (RateLimit.IPMax
+// per IPInterval, each route its own) whatever the body email: Strapi keys
+// register, forgot-password and send-email-confirmation on the email, so
+// rotating emails would otherwise make fresh counters (each register a
+// bcrypt hash, each reset a mail).
+var perIPBudget = map[string]bool{
+	"/api/auth/local":                   true,
+	"/api/auth/local/register":          true,
+	"/api/auth/forgot-password":         true,
+	"/api/auth/send-email-confirmation": true,
+}
+
+// limitKey is a counter's key: its kind, a 128-bit hash of what it counts
+// (path and email, as long as the client likes) and the client IP, which
+// Gin has parsed as an address (at most 45 bytes). It stays readable for an
+// operator looking at Redis ("route:3f…|203.0.113.7") and has a fixed size.
+func limitKey(kind, subject, ip string) string {
+	sum := sha256.Sum256([]byte(subject))
+	key := kind + ":" + hex.EncodeToString(sum[:16])
+	if ip != "" {
+		key += "|" + ip
+	}
+	return key
+}
+
 // identifierless routes never take the body email into the key
 // (GHSA-7mqx-wwh4-f9fw): rotating emails must not bypass per-IP limits.
 var identifierless = []string{"/auth/local", "/auth/reset-password", "/auth/change-password"}
 
-// rateLimitPrefix builds Strapi's prefixKey from the raw request path.
-func rateLimitPrefix(rawPath, email string) string {
+// canonicalPath is the raw path as Strapi's prefixKey reads it: cleaned,
+// lower case, without a trailing slash.
+func canonicalPath(rawPath string) string {
 	p := strings.ToLower(path.Clean("/" + rawPath))
 	if p != "/" {
 		p = strings.TrimSuffix(p, "/")
 	}
+	return p
+}
+
+// rateLimitPrefix builds Strapi's prefixKey from the canonical path and the
+// body email. An email that is not a valid address (too long, malformed)
+// counts as one identifier: such requests fail validation anyway, and a
+// client must not get a fresh counter per invalid string.
+func rateLimitPrefix(p, email string) string {
 	if strings.Contains(p, "/connect/") {
 		return "noIdentifier:" + p
 	}
@@ -218,8 +285,11 @@ func rateLimitPrefix(rawPath, email string) string {
 			return "noIdentifier:" + p
 		}
 	}
-	if email == "" {
+	switch {
+	case email == "":
 		return "unknownIdentifier:" + p
+	case !validEmail(email):
+		return "invalidIdentifier:" + p
 	}
 	return strings.ToLower(email) + ":" + p
 }

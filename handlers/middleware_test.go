@@ -7,11 +7,14 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/policy"
+	"github.com/gatehouse/gatehouse/ratelimit"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
@@ -149,7 +152,7 @@ func TestPanicIsA500InTheEnvelope(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	e := newTestEnv(t, func(c *Config) { c.RateLimit = RateLimit{Enabled: true, Max: 3, Interval: time.Minute} })
+	e := newTestEnv(t, func(c *Config) { c.RateLimit = RateLimit{Enabled: true, Max: 3, Interval: time.Minute, IPMax: 100} })
 	post := func(path, body string) int {
 		return e.request("POST", path, body, nil).Code
 	}
@@ -178,6 +181,99 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// TestRateLimitKeysAreBounded (issue 11 point 1): 200 forgot-password
+// requests with a different 1 MB email each, and 200 connect requests with
+// 8 KB provider names, leave the limiter's memory less than 5 MB larger
+// (the heap after a collection). Keys used to be the raw email: 200 MB.
+func TestRateLimitKeysAreBounded(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.RateLimit = RateLimit{Enabled: true, Max: 10, Interval: time.Minute} })
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	e.request("POST", "/api/auth/forgot-password", `{"email":"warm@example.com"}`, nil) // first-use allocations
+	before := heap()
+	email := []byte(strings.Repeat("a", 1<<20-64))
+	for i := range 200 {
+		copy(email, fmt.Sprintf("%08d", i)) // a new key each time, were the email the key
+		rec := e.request("POST", "/api/auth/forgot-password", `{"email":"`+string(email)+`@example.com"}`, nil)
+		if rec.Code != 400 && rec.Code != 429 {
+			t.Fatalf("forgot-password with a 1 MB email: status = %d, want 400 or 429\n%.300s", rec.Code, rec.Body)
+		}
+		path := fmt.Sprintf("/api/connect/%08d%s", i, strings.Repeat("p", 8<<10))
+		if rec := e.request("GET", path, "", nil); rec.Code != 404 && rec.Code != 400 && rec.Code != 429 {
+			t.Fatalf("GET /api/connect/<8 KB>: status = %d\n%.300s", rec.Code, rec.Body)
+		}
+	}
+	after := heap()
+	grown := int64(after) - int64(before)
+	t.Logf("heap after 200 × 1 MB emails and 200 × 8 KB paths: %+d bytes", grown)
+	if grown >= 5<<20 {
+		t.Errorf("heap grew by %d bytes over 400 rate-limited requests, want < 5 MB", grown)
+	}
+	if n := e.server.limiter.Store.(*ratelimit.Memory).Len(); n > 3*400 {
+		t.Errorf("the limiter keeps %d counters, want at most 3 per request", n)
+	}
+}
+
+// TestRateLimitPerIPAcrossEmails (issue 11 point 3): one IP rotating emails
+// gets RATE_LIMIT_IP_MAX requests per window on each sign-in route, not a
+// fresh budget per email; change-password counts per user across IPs.
+func TestRateLimitPerIPAcrossEmails(t *testing.T) {
+	newEnv := func(t *testing.T) *testEnv {
+		return newTestEnv(t, func(c *Config) {
+			c.RateLimit = RateLimit{Enabled: true, Max: 10, Interval: time.Minute}
+			c.TrustedProxies = []string{"192.0.2.1"} // httptest's RemoteAddr; X-Forwarded-For names the client
+		})
+	}
+	from := func(ip string) http.Header { return http.Header{"X-Forwarded-For": {ip}} }
+	for _, tc := range []struct {
+		route string
+		body  func(i int) string
+		want  int // the status of the first 10
+	}{
+		{"/api/auth/local/register", func(i int) string {
+			return fmt.Sprintf(`{"username":"user%d","email":"user%d@example.com","password":"secret123"}`, i, i)
+		}, 200},
+		{"/api/auth/forgot-password", func(i int) string { return fmt.Sprintf(`{"email":"user%d@example.com"}`, i) }, 200},
+		{"/api/auth/send-email-confirmation", func(i int) string { return fmt.Sprintf(`{"email":"user%d@example.com"}`, i) }, 200},
+		{"/api/auth/local", func(i int) string { return fmt.Sprintf(`{"identifier":"user%d@example.com","password":"x"}`, i) }, 400},
+	} {
+		t.Run(tc.route, func(t *testing.T) {
+			e := newEnv(t)
+			var got []int
+			for i := range 15 {
+				got = append(got, e.request("POST", tc.route, tc.body(i), from("203.0.113.5")).Code)
+			}
+			want := slices.Repeat([]int{tc.want}, 10)
+			want = append(want, 429, 429, 429, 429, 429)
+			if !slices.Equal(got, want) {
+				t.Errorf("15 requests with 15 emails from one IP: statuses = %v, want %v", got, want)
+			}
+			if rec := e.request("POST", tc.route, tc.body(99), from("203.0.113.6")); rec.Code != tc.want {
+				t.Errorf("from another IP: status = %d, want %d\n%s", rec.Code, tc.want, rec.Body)
+			}
+		})
+	}
+	t.Run("change-password per user", func(t *testing.T) {
+		e := newEnv(t)
+		auth := "Bearer " + e.token(e.users["authenticated"].ID)
+		body := `{"currentPassword":"wrong-password","password":"NewPassw0rd!","passwordConfirmation":"NewPassw0rd!"}`
+		var got []int
+		for i := range 11 {
+			h := from(fmt.Sprintf("203.0.113.%d", 10+i)) // a new IP each time
+			h.Set("Authorization", auth)
+			got = append(got, e.request("POST", "/api/auth/change-password", body, h).Code)
+		}
+		want := append(slices.Repeat([]int{400}, 10), 429)
+		if !slices.Equal(got, want) {
+			t.Errorf("11 change-password attempts by one user from 11 IPs: statuses = %v, want %v", got, want)
+		}
+	})
+}
+
 func TestRateLimitPrefix(t *testing.T) {
 	for _, tt := range []struct{ path, email, want string }{
 		{"/api/auth/local", "a@b.c", "noIdentifier:/api/auth/local"},
@@ -189,7 +285,7 @@ func TestRateLimitPrefix(t *testing.T) {
 		{"/api/auth/local/register", "Foo@Bar.com", "foo@bar.com:/api/auth/local/register"},
 		{"/api/auth/forgot-password", "", "unknownIdentifier:/api/auth/forgot-password"},
 	} {
-		if got := rateLimitPrefix(tt.path, tt.email); got != tt.want {
+		if got := rateLimitPrefix(canonicalPath(tt.path), tt.email); got != tt.want {
 			t.Errorf("rateLimitPrefix(%q, %q) = %q, want %q", tt.path, tt.email, got, tt.want)
 		}
 	}

@@ -18,21 +18,30 @@ import (
 	"github.com/gatehouse/gatehouse/internal/loglimit"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/providers"
+	"github.com/gatehouse/gatehouse/ratelimit"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
 	"github.com/rs/cors"
 	"github.com/ulule/limiter/v3"
-	"github.com/ulule/limiter/v3/drivers/store/memory"
 	"golang.org/x/crypto/bcrypt"
 )
 
-// RateLimit configures the auth routes' limiter (Strapi's ratelimit option).
+// RateLimit configures the auth routes' limiter (Strapi's ratelimit option)
+// and the per-IP budget of the sign-in routes.
 type RateLimit struct {
-	Enabled  bool
+	Enabled bool
+	// Max requests per Interval and key (Strapi's per path, IP and email).
 	Max      int64
 	Interval time.Duration
-	// Store keeps the counters; nil means in memory (one process).
-	Store limiter.Store
+	// IPMax requests per IPInterval from one client IP to each of login,
+	// register, forgot-password and send-email-confirmation, whatever the
+	// email (Max per Interval when zero).
+	IPMax      int64
+	IPInterval time.Duration
+	// Store keeps the counters; nil means in this process's memory, at most
+	// MaxKeys of them (ratelimit.DefaultMaxKeys when zero).
+	Store   limiter.Store
+	MaxKeys int
 }
 
 // Config is everything the HTTP layer depends on; main fills it.
@@ -140,8 +149,10 @@ type Server struct {
 	tokens   Tokens
 	log      *slog.Logger
 	limiter  *limiter.Limiter
-	engine   *gin.Engine
-	catalog  policy.Catalog
+	// ipLimiter counts the per-IP budget of the sign-in routes (rateLimit).
+	ipLimiter *limiter.Limiter
+	engine    *gin.Engine
+	catalog   policy.Catalog
 	// dummyHash is a hash at the configured cost, compared against when a
 	// login names no user.
 	dummyHash []byte
@@ -211,11 +222,22 @@ func New(cfg Config) (*Server, error) {
 		if cfg.RateLimit.Max <= 0 || cfg.RateLimit.Interval <= 0 {
 			return nil, errors.New("handlers: rate limit needs a positive max and interval")
 		}
+		if cfg.RateLimit.IPMax == 0 {
+			cfg.RateLimit.IPMax = cfg.RateLimit.Max
+		}
+		if cfg.RateLimit.IPInterval == 0 {
+			cfg.RateLimit.IPInterval = cfg.RateLimit.Interval
+		}
+		if cfg.RateLimit.IPMax < 0 || cfg.RateLimit.IPInterval < 0 {
+			return nil, errors.New("handlers: the per-IP rate limit needs a positive max and interval")
+		}
 		st := cfg.RateLimit.Store
 		if st == nil {
-			st = memory.NewStoreWithOptions(limiter.StoreOptions{Prefix: "gatehouse", CleanUpInterval: time.Minute})
+			st = ratelimit.NewMemory(cfg.RateLimit.MaxKeys)
 		}
 		s.limiter = limiter.New(st, limiter.Rate{Period: cfg.RateLimit.Interval, Limit: cfg.RateLimit.Max})
+		s.ipLimiter = limiter.New(st, limiter.Rate{Period: cfg.RateLimit.IPInterval, Limit: cfg.RateLimit.IPMax})
+		s.cfg.RateLimit = cfg.RateLimit
 	}
 	if s.corsHandler, err = newCORS(cfg.CORS); err != nil {
 		return nil, err
