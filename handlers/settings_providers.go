@@ -83,7 +83,8 @@ func (s *Server) getProviders(c *gin.Context) error {
 // updateProviders is PUT /api/users-permissions/providers (admin), body
 // {"providers": {<name>: {enabled, key, secret, callback, scope, …}}}.
 // Entries replace the stored fields they name; absent providers and fields
-// keep their values, and a masked secret keeps the stored one. Unknown
+// keep their values, and a masked secret keeps the stored one unless an
+// endpoint changes (endpointsChanged), which clears it. Unknown
 // providers or fields, wrong types and bad URLs are 400.
 func (s *Server) updateProviders(c *gin.Context) error {
 	b, err := readBody(c)
@@ -191,6 +192,7 @@ func decodeProviderEntry(v *validator, name string, raw json.RawMessage, cur pro
 	sort.Strings(keys)
 	next := cur
 	next.Scope = slices.Clone(cur.Scope)
+	newSecret := false
 	for _, k := range keys {
 		path := []string{"providers", name, k}
 		val := fields[k]
@@ -229,6 +231,7 @@ func decodeProviderEntry(v *validator, name string, raw json.RawMessage, cur pro
 			case "secret":
 				if str != secretMask {
 					next.Secret = str
+					newSecret = true
 				}
 			case "callback", "callbackUrl":
 				if str != "" && !validFrontendCallback(str) {
@@ -266,7 +269,22 @@ func decodeProviderEntry(v *validator, name string, raw json.RawMessage, cur pro
 			}
 		}
 	}
+	if !newSecret && endpointsChanged(cur, next) {
+		// The secret was given for the old endpoints: sending it to new
+		// ones would hand it to whoever runs them (the mask sent back
+		// with another tokenUrl did). It takes a new secret, sent with
+		// the change, to keep one.
+		next.Secret = ""
+	}
 	return next
+}
+
+// endpointsChanged reports whether the provider's secret would go to, or be
+// vouched for by, another server: any endpoint, the issuer, the JWKS or the
+// subdomain (the host of Auth0, Cognito and Keycloak) differs.
+func endpointsChanged(cur, next providers.Settings) bool {
+	return cur.AuthorizeURL != next.AuthorizeURL || cur.TokenURL != next.TokenURL || cur.APIURL != next.APIURL ||
+		cur.Issuer != next.Issuer || cur.JWKSURL != next.JWKSURL || cur.Subdomain != next.Subdomain
 }
 
 // validEndpoint accepts an absolute http(s) URL with a host and no user info.

@@ -2,11 +2,14 @@ package handlers
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/providers"
@@ -180,4 +183,71 @@ func TestProviderSecretsNeverLogged(t *testing.T) {
 // newDebugLogger logs everything, as text, to w.
 func newDebugLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// TestProviderSecretStaysWithItsEndpoints (issue 11 point 6): sending the
+// mask back with another tokenUrl used to keep the stored secret, which the
+// next sign-in then sent to the new host. A change of endpoint now clears
+// the secret unless a new one comes with it; the new host never sees it.
+func TestProviderSecretStaysWithItsEndpoints(t *testing.T) {
+	e, gh := githubEnv(t, "query", octocat())
+	var mu sync.Mutex
+	var seen []string // what the new token endpoint received
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Authorization")+" "+string(body))
+		mu.Unlock()
+		http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
+	}))
+	t.Cleanup(evil.Close)
+	admin := http.Header{"Authorization": {"Bearer " + e.token(e.users["admin"].ID)}}
+	put := func(entry map[string]any) {
+		t.Helper()
+		b, _ := json.Marshal(map[string]any{"providers": map[string]any{"github": entry}})
+		if rec := e.request("PUT", "/api/users-permissions/providers", string(b), admin); rec.Code != 200 {
+			t.Fatalf("PUT providers: status = %d\n%s", rec.Code, rec.Body)
+		}
+	}
+
+	put(map[string]any{"secret": secretMask, "tokenUrl": evil.URL + "/token"})
+	if s := storedGrant(t, e.testEnv, "github"); s.Secret != "" {
+		t.Errorf("after the mask with a new tokenUrl: stored secret kept = %v, want cleared", s.Secret == gh.ClientSecret)
+	}
+	e.get("/api/connect/github") // the sign-in that used to send the secret to evil
+	mu.Lock()
+	for _, got := range seen {
+		basic := base64.StdEncoding.EncodeToString([]byte(gh.ClientID + ":" + gh.ClientSecret))
+		if strings.Contains(got, gh.ClientSecret) || strings.Contains(got, basic) {
+			t.Errorf("the new token endpoint received the stored secret: %s", got)
+		}
+	}
+	if len(seen) == 0 {
+		t.Error("the sign-in never reached the new token endpoint (the test proves nothing)")
+	}
+	mu.Unlock()
+
+	// Each endpoint field clears it; a new secret sent with the change, or
+	// a change of anything but an endpoint, keeps a secret.
+	for _, tc := range []struct {
+		name   string
+		entry  map[string]any
+		secret string
+	}{
+		{"authorizeUrl", map[string]any{"authorizeUrl": "https://evil.example/authorize"}, ""},
+		{"apiUrl", map[string]any{"apiUrl": "https://evil.example"}, ""},
+		{"issuer", map[string]any{"issuer": "https://evil.example"}, ""},
+		{"jwksurl", map[string]any{"jwksurl": "https://evil.example/jwks"}, ""},
+		{"subdomain", map[string]any{"subdomain": "evil.example"}, ""},
+		{"tokenUrl with a new secret", map[string]any{"tokenUrl": "https://new.example/token", "secret": "new-secret-value"}, "new-secret-value"},
+		{"same endpoints, other fields", map[string]any{"secret": secretMask, "tokenUrl": gh.URL + "/login/oauth/access_token", "key": "other-id", "scope": []string{"user"}}, gh.ClientSecret},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.saveSettings() // back to the fake's settings and secret
+			put(tc.entry)
+			if got := storedGrant(t, e.testEnv, "github").Secret; got != tc.secret {
+				t.Errorf("stored secret after %v = %q, want %q", tc.entry, got, tc.secret)
+			}
+		})
+	}
 }
