@@ -148,6 +148,11 @@ func deviceIDOf(b body) (string, error) {
 // user (device from body.deviceId, else a random one), an access token for
 // it, and the refresh token in the JSON or the cookie.
 func (s *Server) startSession(c *gin.Context, user store.User, b body) error {
+	if s.cookieDelivery(c) {
+		if err := s.checkCookieOrigin(c); err != nil {
+			return err
+		}
+	}
 	deviceID, err := deviceIDOf(b)
 	if err != nil {
 		return err
@@ -267,6 +272,12 @@ func (s *Server) clearRefreshCookie(c *gin.Context) {
 	http.SetCookie(c.Writer, cookie)
 }
 
+// hasRefreshCookie reports whether the request carries the refresh cookie.
+func (s *Server) hasRefreshCookie(c *gin.Context) bool {
+	v, err := c.Cookie(s.sessionSettings().Cookie.Name)
+	return err == nil && v != ""
+}
+
 // presentedRefreshToken is the cookie's refresh token, else body.refreshToken
 // when it is a string.
 func (s *Server) presentedRefreshToken(c *gin.Context, b body) string {
@@ -288,6 +299,11 @@ func (s *Server) refresh(c *gin.Context) error {
 	b, err := readBody(c)
 	if err != nil {
 		return err
+	}
+	if s.cookieDelivery(c) || s.hasRefreshCookie(c) {
+		if err := s.checkCookieOrigin(c); err != nil {
+			return err
+		}
 	}
 	token := s.presentedRefreshToken(c, b)
 	if token == "" {
@@ -361,6 +377,11 @@ func (s *Server) logout(c *gin.Context) error {
 	b, err := readBody(c)
 	if err != nil {
 		return err
+	}
+	if s.cookieDelivery(c) || s.hasRefreshCookie(c) {
+		if err := s.checkCookieOrigin(c); err != nil {
+			return err
+		}
 	}
 	if err := s.endSessions(c, user.ID, b); err != nil {
 		s.log.ErrorContext(ctx(c), "logout failed", "user", user.ID, "err", err)

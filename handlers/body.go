@@ -20,9 +20,13 @@ import (
 type body map[string]json.RawMessage
 
 // readBody decodes the request body as a JSON object. An empty body is an
-// empty object. Malformed JSON, a non-object, a non-JSON content type,
-// invalid UTF-8 or a control character in a string (checkControlCharacters)
-// are 400s; an oversized body is 413.
+// empty object, whatever its Content-Type. A body sent without
+// application/json (or a +json type) is 415: HTML forms and no-cors fetches
+// can send text/plain, form types or none across sites without a
+// preflight, and a body read as JSON anyway made a cross-site form able to
+// sign a browser in. Malformed JSON, a non-object, invalid UTF-8 or a
+// control character in a string (checkControlCharacters) are 400s; an
+// oversized body is 413.
 func readBody(c *gin.Context) (body, error) {
 	raw, err := io.ReadAll(c.Request.Body)
 	if err != nil {
@@ -35,11 +39,8 @@ func readBody(c *gin.Context) (body, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return body{}, nil
 	}
-	if ct := c.GetHeader("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && mt != "text/plain") {
-			return nil, &Error{Status: http.StatusUnsupportedMediaType, Name: "UnsupportedMediaTypeError", Message: "Request body must be JSON (Content-Type: application/json)"}
-		}
+	if !jsonContentType(c.GetHeader("Content-Type")) {
+		return nil, UnsupportedMediaTypeError("Request body must be JSON (Content-Type: application/json)")
 	}
 	if !utf8.Valid(raw) {
 		return nil, &Error{Status: http.StatusBadRequest, Name: "BadRequestError", Message: "Invalid JSON: body is not valid UTF-8"}
@@ -63,6 +64,13 @@ func readBody(c *gin.Context) (body, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// jsonContentType reports whether the Content-Type header names JSON:
+// application/json or a structured +json type, with any parameters.
+func jsonContentType(header string) bool {
+	mt, _, err := mime.ParseMediaType(header)
+	return err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
 }
 
 // unknownKeys lists the keys of b not in allowed, sorted.

@@ -68,7 +68,18 @@ const errLogInterval = 10 * time.Second
 // msgUnavailable is the message of a 503 caused by the database.
 const msgUnavailable = "Service temporarily unavailable, please try again later"
 
+// UnsupportedMediaTypeError is a 415 UnsupportedMediaTypeError: the name
+// http-errors (Strapi's ctx.throw) gives the status, as Strapi names
+// BadRequestError and NotFoundError.
+func UnsupportedMediaTypeError(message string) *Error {
+	return &Error{Status: http.StatusUnsupportedMediaType, Name: "UnsupportedMediaTypeError", Message: message}
+}
+
 var (
+	// errCrossSite refuses a browser request from a site that is neither
+	// PUBLIC_URL's nor a CORS origin, on what reads or sets the refresh
+	// cookie (origin.go).
+	errCrossSite       = &Error{Status: http.StatusForbidden, Name: "ForbiddenError", Message: "Cross-site request refused"}
 	errPayloadTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Name: "PayloadTooLargeError", Message: "Entity too large"}
 	errRateLimited     = &Error{Status: http.StatusTooManyRequests, Name: "RateLimitError", Message: "Too many requests, please try again later."}
 	errNoRoute         = &Error{Status: http.StatusNotFound, Name: "NotFoundError", Message: "Not Found"}

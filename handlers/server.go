@@ -173,6 +173,9 @@ type Server struct {
 	// delivered remembers the provider tokens the query-mode callback leg
 	// handed to the front end (Config.OAuthConsumed, else this process).
 	delivered Consumed
+	// publicOrigin is PublicURL's origin, always allowed by
+	// checkCookieOrigin.
+	publicOrigin string
 }
 
 // New builds the server and its router.
@@ -246,6 +249,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("handlers: TrustedProxies: %w", err)
 	}
 	s.metrics = cfg.Metrics
+	s.publicOrigin = originOf(cfg.PublicURL)
 	if err := s.router(); err != nil {
 		return nil, err
 	}
