@@ -27,7 +27,7 @@ func TestJSONBodiesNeedAJSONContentType(t *testing.T) {
 		{name: "a JSON look-alike type", method: "POST", url: "/api/auth/local", body: login,
 			header: ct("text/x+json"), wantStatus: 415, want: []string{unsupported}},
 		{name: "register as text/plain", method: "POST", url: "/api/auth/local/register",
-			body: `{"username":"mallory","email":"mallory@example.com","password":"secret123"}`,
+			body:   `{"username":"mallory","email":"mallory@example.com","password":"secret123"}`,
 			header: ct("text/plain;charset=UTF-8"), wantStatus: 415, want: []string{unsupported}},
 		{name: "application/json with a charset", method: "POST", url: "/api/auth/local", body: login,
 			header: ct("application/json; charset=utf-8"), wantStatus: 200, want: []string{`"jwt"`}},
