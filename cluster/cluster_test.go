@@ -299,6 +299,33 @@ func TestRedisRateLimitKeysAreBounded(t *testing.T) {
 	}
 }
 
+// TestRedisPerIPBudgetAcrossInstances (issue 11 point 3): forgot-password
+// with a new email each time, from one IP, alternating between two
+// instances sharing Redis: the per-IP budget (RATE_LIMIT_IP_MAX, here the
+// default of RATE_LIMIT_MAX = 10) is one for the deployment.
+func TestRedisPerIPBudgetAcrossInstances(t *testing.T) {
+	addr := redisAddr(t)
+	opts := testNames(t, addr)
+	open := sharedDatabase(t)
+	servers := []*handlers.Server{
+		newServer(t, open(), connect(t, addr, opts).Limits),
+		newServer(t, open(), connect(t, addr, opts).Limits),
+	}
+	var statuses []int
+	for i := range 12 {
+		req := httptest.NewRequest(http.MethodPost, "/api/auth/forgot-password", strings.NewReader(fmt.Sprintf(`{"email":"user%d@example.com"}`, i)))
+		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = "192.0.2.21:40000"
+		rec := httptest.NewRecorder()
+		servers[i%2].ServeHTTP(rec, req)
+		statuses = append(statuses, rec.Code)
+	}
+	want := []int{200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 429, 429}
+	if !slices.Equal(statuses, want) {
+		t.Errorf("12 forgot-password requests with 12 emails from one IP over two instances: statuses = %v, want %v", statuses, want)
+	}
+}
+
 // TestRedisRateLimitFailsOpenToLocalCounters: when Redis stops answering
 // mid-flight, the auth routes keep answering (no 500), limited by this
 // instance's own counters, with a warning; when it answers again the shared
