@@ -260,16 +260,16 @@ func TestRedisRateLimitSharedAcrossInstances(t *testing.T) {
 	}
 }
 
-// TestRedisRateLimitKeysAreBounded (issue 11 point 1): 200 forgot-password
+// TestRedisRateLimitKeysAreBounded (issue 11 point 1): forgot-password
 // requests with a different 1 MB email each leave Redis keys of a fixed,
-// small size (they used to be the raw email: one 1 MB key per request), and
-// their total stays under 5 MB.
+// small size (they used to be the raw email: one 1 MB key per request).
+// 20 requests show it (the handlers test sends 200 to the memory store).
 func TestRedisRateLimitKeysAreBounded(t *testing.T) {
 	addr := redisAddr(t)
 	opts := testNames(t, addr)
 	srv := newServer(t, sharedDatabase(t)(), connect(t, addr, opts).Limits)
 	email := []byte(strings.Repeat("a", 1<<20-64))
-	for i := range 200 {
+	for i := range 20 {
 		copy(email, fmt.Sprintf("%08d", i))
 		req := httptest.NewRequest(http.MethodPost, "/api/auth/forgot-password", strings.NewReader(`{"email":"`+string(email)+`@example.com"}`))
 		req.Header.Set("Content-Type", "application/json")
@@ -293,9 +293,9 @@ func TestRedisRateLimitKeysAreBounded(t *testing.T) {
 	if err := iter.Err(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("Redis after 200 × 1 MB emails: %d keys, %d key bytes, the longest %d bytes", keys, keyBytes, longest)
-	if keys == 0 || longest > 160 || keyBytes >= 5<<20 {
-		t.Errorf("Redis keys: %d, %d bytes, longest %d; want some, each at most 160 bytes, < 5 MB in all", keys, keyBytes, longest)
+	t.Logf("Redis after 20 × 1 MB emails: %d keys, %d key bytes, the longest %d bytes", keys, keyBytes, longest)
+	if keys == 0 || longest > 160 {
+		t.Errorf("Redis keys: %d, %d bytes, longest %d; want some, each at most 160 bytes", keys, keyBytes, longest)
 	}
 }
 

@@ -305,11 +305,22 @@ func (s *Server) peekEmail(c *gin.Context) string {
 	if err != nil {
 		return ""
 	}
+	if len(raw) > maxPeekBody {
+		// No sign-in body is this large: count it under one key per path
+		// and IP without parsing it, so a flood of large bodies costs
+		// little more than reading them once it is refused.
+		return invalidEmail
+	}
 	var body struct {
 		Email json.RawMessage `json:"email"`
 	}
 	if json.Unmarshal(raw, &body) != nil {
 		return ""
+	}
+	if len(body.Email) > maxEmailJSON {
+		// Longer than any valid address, however escaped: one key for
+		// all of them (rateLimitPrefix), without decoding it.
+		return invalidEmail
 	}
 	var email string
 	if json.Unmarshal(body.Email, &email) != nil {
@@ -317,6 +328,16 @@ func (s *Server) peekEmail(c *gin.Context) string {
 	}
 	return email
 }
+
+// maxEmailJSON is the longest JSON string a valid email can be: 254
+// characters, each escaped as \uXXXX at worst, and the quotes.
+const maxEmailJSON = 254*6 + 2
+
+// maxPeekBody is the largest body peekEmail parses for its email.
+const maxPeekBody = 16 << 10
+
+// invalidEmail stands for an email too long to be valid.
+const invalidEmail = "\x00invalid"
 
 // readReplay replays a body already read, then reports the read error (a
 // *http.MaxBytesError for oversized bodies) so the handler answers 413.
