@@ -197,8 +197,10 @@ func TestDefaultPolicyMatrix(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec := httptest.NewRecorder()
-		a.server.ServeHTTP(rec, httptest.NewRequest("POST", "/api/auth/local",
-			strings.NewReader(`{"identifier":"`+role+`@example.com","password":"secret123"}`)))
+		req := httptest.NewRequest("POST", "/api/auth/local",
+			strings.NewReader(`{"identifier":"`+role+`@example.com","password":"secret123"}`))
+		req.Header.Set("Content-Type", "application/json")
+		a.server.ServeHTTP(rec, req)
 		tok, ok := strings.CutPrefix(rec.Body.String(), `{"jwt":"`)
 		if !ok {
 			t.Fatalf("login as %s: %d %s", role, rec.Code, rec.Body)

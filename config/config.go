@@ -53,8 +53,8 @@ var Vars = []Var{
 	{Env: "RATE_LIMIT_ENABLED", Flag: "rate-limit-enabled", Default: "true", Usage: "rate-limit the auth routes", Kind: Bool},
 	{Env: "RATE_LIMIT_MAX", Flag: "rate-limit-max", Default: "10", Usage: "requests allowed per interval and key", Kind: Int},
 	{Env: "RATE_LIMIT_INTERVAL", Flag: "rate-limit-interval", Default: "1m", Usage: "rate-limit window (Go duration)", Kind: Duration},
-	{Env: "RATE_LIMIT_IP_MAX", Flag: "rate-limit-ip-max", Default: "10", Usage: "requests allowed per RATE_LIMIT_IP_INTERVAL from one client IP to each of login, register, forgot-password and send-email-confirmation, whatever the email", Kind: Int},
-	{Env: "RATE_LIMIT_IP_INTERVAL", Flag: "rate-limit-ip-interval", Default: "1m", Usage: "window of the per-IP budget (Go duration)", Kind: Duration},
+	{Env: "RATE_LIMIT_IP_MAX", Flag: "rate-limit-ip-max", Default: "", Usage: "requests allowed per RATE_LIMIT_IP_INTERVAL from one client IP to each of login, register, forgot-password and send-email-confirmation, whatever the email (default: RATE_LIMIT_MAX)", Kind: Int},
+	{Env: "RATE_LIMIT_IP_INTERVAL", Flag: "rate-limit-ip-interval", Default: "", Usage: "window of the per-IP budget, a Go duration (default: RATE_LIMIT_INTERVAL)", Kind: Duration},
 	{Env: "TRUSTED_PROXIES", Flag: "trusted-proxies", Default: "", Usage: "comma-separated IPs/CIDRs whose X-Forwarded-For is trusted (none by default)"},
 	{Env: "BCRYPT_COST", Flag: "bcrypt-cost", Default: "10", Usage: "bcrypt cost of new password hashes (10–14)", Kind: Int},
 	{Env: "BODY_LIMIT", Flag: "body-limit", Default: "1048576", Usage: "largest request body in bytes", Kind: Int},
@@ -202,11 +202,16 @@ func Parse(values map[string]string) (Config, error) {
 	if c.RateLimitInterval, err = time.ParseDuration(get("RATE_LIMIT_INTERVAL")); err != nil || c.RateLimitInterval < time.Second {
 		return c, bad("RATE_LIMIT_INTERVAL", "want a Go duration of at least 1s, such as 1m or 30s")
 	}
-	if c.RateLimitIPMax, err = strconv.ParseInt(get("RATE_LIMIT_IP_MAX"), 10, 64); err != nil || c.RateLimitIPMax < 1 {
-		return c, bad("RATE_LIMIT_IP_MAX", "want a positive whole number")
+	c.RateLimitIPMax, c.RateLimitIPInterval = c.RateLimitMax, c.RateLimitInterval
+	if v := get("RATE_LIMIT_IP_MAX"); v != "" {
+		if c.RateLimitIPMax, err = strconv.ParseInt(v, 10, 64); err != nil || c.RateLimitIPMax < 1 {
+			return c, bad("RATE_LIMIT_IP_MAX", "want a positive whole number")
+		}
 	}
-	if c.RateLimitIPInterval, err = time.ParseDuration(get("RATE_LIMIT_IP_INTERVAL")); err != nil || c.RateLimitIPInterval < time.Second {
-		return c, bad("RATE_LIMIT_IP_INTERVAL", "want a Go duration of at least 1s, such as 1m or 30s")
+	if v := get("RATE_LIMIT_IP_INTERVAL"); v != "" {
+		if c.RateLimitIPInterval, err = time.ParseDuration(v); err != nil || c.RateLimitIPInterval < time.Second {
+			return c, bad("RATE_LIMIT_IP_INTERVAL", "want a Go duration of at least 1s, such as 1m or 30s")
+		}
 	}
 	for _, p := range strings.Split(get("TRUSTED_PROXIES"), ",") {
 		if p = strings.TrimSpace(p); p == "" {

@@ -72,3 +72,21 @@ func TestParseHost(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRateLimitIP: the per-IP budget follows RATE_LIMIT_MAX and
+// RATE_LIMIT_INTERVAL unless set.
+func TestParseRateLimitIP(t *testing.T) {
+	c, err := Parse(map[string]string{"RATE_LIMIT_MAX": "1000", "RATE_LIMIT_INTERVAL": "30s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RateLimitIPMax != 1000 || c.RateLimitIPInterval != 30*time.Second {
+		t.Errorf("per-IP budget = %d per %s, want RATE_LIMIT_MAX per RATE_LIMIT_INTERVAL (1000 per 30s)", c.RateLimitIPMax, c.RateLimitIPInterval)
+	}
+	if c, err = Parse(map[string]string{"RATE_LIMIT_IP_MAX": "5", "RATE_LIMIT_IP_INTERVAL": "2m"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.RateLimitIPMax != 5 || c.RateLimitIPInterval != 2*time.Minute {
+		t.Errorf("per-IP budget = %d per %s, want 5 per 2m", c.RateLimitIPMax, c.RateLimitIPInterval)
+	}
+}
