@@ -236,13 +236,7 @@ func TestRedisPolicyNoticePropagates(t *testing.T) {
 // TestRedisRateLimitSharedAcrossInstances: two servers sharing the Redis
 // counters; the 11th login from one IP, whichever server gets it, is 429.
 func TestRedisRateLimitSharedAcrossInstances(t *testing.T) {
-	addr := redisAddr(t)
-	opts := testNames(t, addr)
-	open := sharedDatabase(t)
-	servers := []*handlers.Server{
-		newServer(t, open(), connect(t, addr, opts).Limits),
-		newServer(t, open(), connect(t, addr, opts).Limits),
-	}
+	servers := twoInstances(t)
 	var statuses []int
 	for i := range 11 {
 		rec := login(servers[i%2], "192.0.2.7")
@@ -271,11 +265,7 @@ func TestRedisRateLimitKeysAreBounded(t *testing.T) {
 	email := []byte(strings.Repeat("a", 1<<20-64))
 	for i := range 20 {
 		copy(email, fmt.Sprintf("%08d", i))
-		req := httptest.NewRequest(http.MethodPost, "/api/auth/forgot-password", strings.NewReader(`{"email":"`+string(email)+`@example.com"}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.RemoteAddr = "192.0.2.20:40000"
-		rec := httptest.NewRecorder()
-		srv.ServeHTTP(rec, req)
+		rec := postJSON(srv, "/api/auth/forgot-password", `{"email":"`+string(email)+`@example.com"}`, "192.0.2.20")
 		if rec.Code != http.StatusBadRequest && rec.Code != http.StatusTooManyRequests {
 			t.Fatalf("forgot-password with a 1 MB email: status = %d, want 400 or 429\n%.300s", rec.Code, rec.Body)
 		}
@@ -304,20 +294,10 @@ func TestRedisRateLimitKeysAreBounded(t *testing.T) {
 // instances sharing Redis: the per-IP budget (RATE_LIMIT_IP_MAX, here the
 // default of RATE_LIMIT_MAX = 10) is one for the deployment.
 func TestRedisPerIPBudgetAcrossInstances(t *testing.T) {
-	addr := redisAddr(t)
-	opts := testNames(t, addr)
-	open := sharedDatabase(t)
-	servers := []*handlers.Server{
-		newServer(t, open(), connect(t, addr, opts).Limits),
-		newServer(t, open(), connect(t, addr, opts).Limits),
-	}
+	servers := twoInstances(t)
 	var statuses []int
 	for i := range 12 {
-		req := httptest.NewRequest(http.MethodPost, "/api/auth/forgot-password", strings.NewReader(fmt.Sprintf(`{"email":"user%d@example.com"}`, i)))
-		req.Header.Set("Content-Type", "application/json")
-		req.RemoteAddr = "192.0.2.21:40000"
-		rec := httptest.NewRecorder()
-		servers[i%2].ServeHTTP(rec, req)
+		rec := postJSON(servers[i%2], "/api/auth/forgot-password", fmt.Sprintf(`{"email":"user%d@example.com"}`, i), "192.0.2.21")
 		statuses = append(statuses, rec.Code)
 	}
 	want := []int{200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 429, 429}
@@ -419,13 +399,29 @@ func newServer(t *testing.T, in instance, limits any, opts ...func(*handlers.Con
 
 // login posts wrong credentials from ip.
 func login(srv *handlers.Server, ip string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodPost, "/api/auth/local",
-		strings.NewReader(`{"identifier":"nobody@example.com","password":"wrong-password"}`))
+	return postJSON(srv, "/api/auth/local", `{"identifier":"nobody@example.com","password":"wrong-password"}`, ip)
+}
+
+// postJSON posts the JSON body to the path from ip.
+func postJSON(srv *handlers.Server, path, body, ip string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.RemoteAddr = ip + ":40000"
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, req)
 	return rec
+}
+
+// twoInstances builds two servers over one database sharing Redis counters
+// under names of the test's own (it skips without Redis).
+func twoInstances(t *testing.T) []*handlers.Server {
+	addr := redisAddr(t)
+	opts := testNames(t, addr)
+	open := sharedDatabase(t)
+	return []*handlers.Server{
+		newServer(t, open(), connect(t, addr, opts).Limits),
+		newServer(t, open(), connect(t, addr, opts).Limits),
+	}
 }
 
 // proxy forwards TCP to Redis until stopped, so a test can take Redis away
