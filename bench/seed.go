@@ -103,7 +103,8 @@ func Open(ctx context.Context, path string) (*store.Store, error) {
 // Username and Email, with the role of roleType and the given bcrypt hash
 // (one hash for all: a comparison costs the same whatever the hash). It runs
 // one INSERT … SELECT over a recursive sequence per chunk, so a million rows
-// take seconds, not minutes. SQLite only.
+// take seconds, not minutes; their identifiers (usernames and emails, the
+// key registration checks) follow in one statement per chunk. SQLite only.
 func SeedUsers(ctx context.Context, st *store.Store, first, n int, roleType, hash string) error {
 	role, err := st.Roles().ByType(ctx, roleType)
 	if err != nil {
@@ -120,6 +121,16 @@ SELECT printf('bench%019d', i), 'user' || i, 'user' || i || '@bench.local', 'loc
 			lo+1, hi, hash, valid, role.ID, now, now, now).Error
 		if err != nil {
 			return fmt.Errorf("bench: seed users %d-%d: %w", lo+1, hi, err)
+		}
+		// Their sign-in identifiers (store/identifiers.go), as the store's
+		// writes make them: the names and emails are lower-case ASCII.
+		err = st.DB.WithContext(ctx).Exec(`INSERT INTO up_user_identifiers (normalized, user_id)
+SELECT username, id FROM up_users WHERE document_id BETWEEN printf('bench%019d', ?) AND printf('bench%019d', ?)
+UNION ALL
+SELECT email, id FROM up_users WHERE document_id BETWEEN printf('bench%019d', ?) AND printf('bench%019d', ?)`,
+			lo+1, hi, lo+1, hi).Error
+		if err != nil {
+			return fmt.Errorf("bench: seed identifiers %d-%d: %w", lo+1, hi, err)
 		}
 	}
 	return nil
