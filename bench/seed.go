@@ -28,6 +28,11 @@ const Secret = "bench-secret-bench-secret-bench-secret"
 // skip their 100,000-row policies.
 func Small() bool { return os.Getenv("GATEHOUSE_BENCH_SMALL") != "" }
 
+// Million reports whether GATEHOUSE_BENCH_MILLION is set: only then do the
+// benchmarks seed a million users (minutes of set-up; CI's brief run skips
+// them).
+func Million() bool { return os.Getenv("GATEHOUSE_BENCH_MILLION") != "" }
+
 // Username names the i-th seeded user (i from 1).
 func Username(i int) string { return fmt.Sprintf("user%d", i) }
 
