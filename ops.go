@@ -69,8 +69,28 @@ func (a *app) measure(m *metrics.Metrics) error {
 	m.Cache("user", a.store.UserCacheStats)
 	m.Cache("decision", a.enforcer.CacheStats)
 	m.Gauge("policy_revision", "The policy revision this instance enforces.", func() float64 { return float64(a.enforcer.Revision()) })
+	m.Gauge("settings_revision", "The settings revision this instance last read.", func() float64 { return float64(a.store.Settings().Revision()) })
+	m.Gauge("mail_queue_pending", "Reset and confirmation mails waiting for delivery (all instances).", a.mailQueueDepth(func(d store.MailQueueDepth) int64 { return d.Pending }))
+	m.Gauge("mail_queue_failed", "Mails given up after their last attempt, kept for inspection (all instances).", a.mailQueueDepth(func(d store.MailQueueDepth) int64 { return d.Failed }))
+	if a.cluster != nil {
+		m.Counter("notices_dropped_total", "Redis change notices lost (queue full or publish failed); the periodic check covers them.", func() float64 { return float64(a.cluster.Dropped()) })
+	}
 	m.DB("gatehouse", sqlDB)
 	return nil
+}
+
+// mailQueueDepth reads one count of the mail queue at scrape time, bounded
+// by a second; -1 when the database does not answer.
+func (a *app) mailQueueDepth(count func(store.MailQueueDepth) int64) func() float64 {
+	return func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		d, err := a.store.MailQueue().Depth(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(count(d))
+	}
 }
 
 // serveMetrics serves m at /metrics on addr (a listener of its own, never

@@ -51,6 +51,9 @@ func TestServeMetricsAndAccessLog(t *testing.T) {
 	for _, want := range []string{
 		`gatehouse_http_requests_total{code="2xx",method="GET",route="/_health"} 1`,
 		`gatehouse_policy_revision `,
+		`gatehouse_settings_revision `,
+		`gatehouse_mail_queue_pending `,
+		`gatehouse_mail_queue_failed 0`,
 		`gatehouse_cache_lookups_total{cache="decision",result="hit"}`,
 		`go_sql_open_connections{db_name="gatehouse"}`,
 	} {

@@ -57,8 +57,9 @@ type Settings struct {
 	// that raced with a write is not kept.
 	advanced   *Advanced
 	generation uint64
-	// seen is the settings revision last read by ReloadIfChanged (0: none).
-	seen int64
+	// seen is the settings revision last read by ReloadIfChanged (0: none);
+	// written under checkMu, read by Revision at any time.
+	seen atomic.Int64
 	// checkMu serialises ReloadIfChanged.
 	checkMu sync.Mutex
 	// onChange is the OnChange hook (nil: none).
@@ -158,15 +159,20 @@ func (s *Settings) ReloadIfChanged(ctx context.Context) (before, after int64, er
 	defer s.checkMu.Unlock()
 	rev, err := settingsRevision.Read(ctx, s.db)
 	if err != nil {
-		return s.seen, s.seen, fmt.Errorf("store: settings: %w", err)
+		return s.seen.Load(), s.seen.Load(), fmt.Errorf("store: settings: %w", err)
 	}
-	before = s.seen
+	before = s.seen.Load()
 	if rev != before {
 		s.Invalidate()
-		s.seen = rev
+		s.seen.Store(rev)
 	}
 	return before, rev, nil
 }
+
+// Revision is the settings revision this instance last read (0 before the
+// first check), for monitoring that the instances agree; it never waits for
+// the database.
+func (s *Settings) Revision() int64 { return s.seen.Load() }
 
 // OnChange sets the hook called with the new settings revision after each
 // write made through Settings, once committed, on the writer's goroutine, so
