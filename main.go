@@ -27,7 +27,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -127,7 +126,13 @@ type app struct {
 
 // newApp wires everything the server needs.
 func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, error) {
-	st, enforcer, err := cli.Open(ctx, cfg.DatabaseURL, storeOptions(cfg, log), modelText, log)
+	var secret []byte
+	st, enforcer, err := cli.Open(ctx, cfg.DatabaseURL, storeOptions(cfg, log), modelText, log, func(ctx context.Context, st *store.Store) (err error) {
+		if secret, err = jwtSecret(ctx, cfg, st, log); err != nil {
+			return err
+		}
+		return cli.AdminFromConfig(ctx, cfg, st, log)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -135,22 +140,8 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		st.Close()
 		return nil, err
 	}
-	secret, err := jwtSecret(ctx, cfg, st, log)
-	if err != nil {
-		return fail(err)
-	}
 	if cfg.JWTExpiresIn > 30*24*time.Hour {
 		log.Warn("security: JWT_EXPIRES_IN is longer than 30 days; stolen tokens stay valid that long", "expiresIn", cfg.JWTExpiresIn.String())
-	}
-	if cfg.AdminEmail != "" && cfg.AdminPassword != "" {
-		switch _, err := cli.CreateAdmin(ctx, st, cfg.AdminEmail, cfg.AdminUsername, cfg.AdminPassword, cfg.BcryptCost); {
-		case errors.Is(err, cli.ErrAdminExists):
-			log.Debug("admin user from ADMIN_EMAIL already exists")
-		case err != nil:
-			return fail(fmt.Errorf("ADMIN_EMAIL: %w", err))
-		default:
-			log.Info("created the admin user from ADMIN_EMAIL", "email", strings.ToLower(cfg.AdminEmail))
-		}
 	}
 	// -- email wiring: the mail sender (newMailer) --
 	mailer, err := newMailer(ctx, cfg, st, log)

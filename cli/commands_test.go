@@ -63,7 +63,7 @@ func runCLIStderr(t *testing.T, db string, args ...string) (stdout, stderr strin
 func newDB(t *testing.T) string {
 	t.Helper()
 	db := filepath.Join(t.TempDir(), "cli.db")
-	st, _, err := Open(context.Background(), "sqlite://"+db, storeOptions, policy.Model, slog.New(slog.DiscardHandler))
+	st, _, err := Open(context.Background(), "sqlite://"+db, storeOptions, policy.Model, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestReadOnlyCommandsCreateNothing(t *testing.T) {
 func TestOpenBootstrapsOnlyAnEmptyDatabase(t *testing.T) {
 	db := newDB(t)
 	ctx := context.Background()
-	st, enforcer, err := Open(ctx, "sqlite://"+db, storeOptions, policy.Model, slog.New(slog.DiscardHandler))
+	st, enforcer, err := Open(ctx, "sqlite://"+db, storeOptions, policy.Model, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func TestOpenBootstrapsOnlyAnEmptyDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	st, enforcer, err = Open(ctx, "sqlite://"+db, storeOptions, policy.Model, slog.New(slog.DiscardHandler))
+	st, enforcer, err = Open(ctx, "sqlite://"+db, storeOptions, policy.Model, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,6 +307,16 @@ func TestRoleAndUserCLI(t *testing.T) {
 	}
 	if out, err := runCLI(t, db, "user", "set-role", "ed@example.com", "content_editors"); err != nil || !strings.Contains(out, "is now content_editors") {
 		t.Errorf("set-role: %v\n%s", err, out)
+	}
+	// admin create never promotes: ed is no admin now, and keeps his email and username.
+	for _, tt := range []struct{ email, username, want string }{
+		{"ed@example.com", "boss", "gatehouse user set-role ed@example.com admin"},
+		{"boss@example.com", "eddy", "--username"},
+	} {
+		_, err := runCLI(t, db, "admin", "create", "--email", tt.email, "--password", "secret123", "--username", tt.username, "--bcrypt-cost", "4")
+		if err == nil || !strings.Contains(err.Error(), "never promotes") || !strings.Contains(err.Error(), `"eddy"`) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("admin create over ed's account (%s, %s): err = %v; want a refusal naming eddy and %q", tt.email, tt.username, err, tt.want)
+		}
 	}
 	if _, err := runCLI(t, db, "user", "set-role", "nobody@example.com", "admin"); err == nil {
 		t.Errorf("set-role of an unknown user succeeded")

@@ -23,23 +23,33 @@ import (
 
 // Open connects to the database, migrates it and fills it when empty (the
 // default roles and policy, Strapi's default settings and email templates),
-// then builds the enforcer over it: what `gatehouse serve` and the commands
-// that write do.
-func Open(ctx context.Context, databaseURL string, opts store.Options, model string, log *slog.Logger) (*store.Store, *policy.Enforcer, error) {
+// builds the enforcer over it, then runs then (optional: what else must
+// happen once, such as creating the admin or the development JWT secret):
+// what `gatehouse serve` and the commands that write do. All of it runs
+// under the database's start-up lock (store.WithStartupLock), so instances
+// started at once come up one after the other instead of racing.
+func Open(ctx context.Context, databaseURL string, opts store.Options, model string, log *slog.Logger, then func(ctx context.Context, st *store.Store) error) (*store.Store, *policy.Enforcer, error) {
 	st, err := store.OpenWith(databaseURL, opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := st.Migrate(); err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	enforcer, err := policy.New(st.DB, model)
+	var enforcer *policy.Enforcer
+	err = st.WithStartupLock(ctx, func(ctx context.Context) error {
+		if err := st.Migrate(); err != nil {
+			return err
+		}
+		if enforcer, err = policy.New(st.DB, model); err != nil {
+			return err
+		}
+		if err := bootstrap(ctx, st, enforcer, log); err != nil {
+			return err
+		}
+		if then != nil {
+			return then(ctx, st)
+		}
+		return nil
+	})
 	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	if err := bootstrap(ctx, st, enforcer, log); err != nil {
 		st.Close()
 		return nil, nil, err
 	}
@@ -179,7 +189,7 @@ func (o Options) open(cmd *cobra.Command, cfg config.Config, mode access) (*app,
 	if mode == readOnly {
 		st, enforcer, err = openExisting(cfg.DatabaseURL, o.model(), cmd.CommandPath())
 	} else {
-		st, enforcer, err = Open(ctx, cfg.DatabaseURL, storeOptions, o.model(), log)
+		st, enforcer, err = Open(ctx, cfg.DatabaseURL, storeOptions, o.model(), log, nil)
 	}
 	if err != nil {
 		return nil, err
