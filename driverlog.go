@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/loglimit"
@@ -23,12 +25,37 @@ const driverLogInterval = 10 * time.Second
 // per-client option; it is set here, at start-up, by main — never by a
 // library package, so an app embedding Gatehouse keeps its own choice. The
 // same holds for every client of this process, which is the point: none of
-// them writes outside slog.
+// them writes outside slog. The drivers' loggers are set once and forward
+// to the latest log given here, so apps wired at the same moment (tests
+// starting several instances in one process) never race on the drivers'
+// globals.
 func routeDriverLogs(log *slog.Logger) {
 	limit := loglimit.New(driverLogInterval, nil)
-	redis.SetLogger(driverLog{log: log.With("component", "redis"), limit: limit})
-	mysql.SetLogger(driverLog{log: log.With("component", "mysql"), limit: limit})
+	driverLogs.redis.Store(&driverLog{log: log.With("component", "redis"), limit: limit})
+	driverLogs.mysql.Store(&driverLog{log: log.With("component", "mysql"), limit: limit})
+	driverLogs.once.Do(func() {
+		redis.SetLogger(currentDriverLog{&driverLogs.redis})
+		mysql.SetLogger(currentDriverLog{&driverLogs.mysql})
+	})
 }
+
+// driverLogs holds where each driver's lines go now (routeDriverLogs).
+var driverLogs struct {
+	once         sync.Once
+	redis, mysql atomic.Pointer[driverLog]
+}
+
+// currentDriverLog is the logger the drivers hold: it forwards each line to
+// the driverLog stored last.
+type currentDriverLog struct{ to *atomic.Pointer[driverLog] }
+
+// Printf implements go-redis' logger.
+func (c currentDriverLog) Printf(ctx context.Context, format string, v ...any) {
+	c.to.Load().Printf(ctx, format, v...)
+}
+
+// Print implements mysql.Logger.
+func (c currentDriverLog) Print(v ...any) { c.to.Load().Print(v...) }
 
 // driverLog adapts slog to the drivers' loggers. Their lines (reconnects,
 // pool troubles, pub/sub resubscriptions, "closing bad idle connection")
