@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/handlers"
 	"github.com/gatehouse/gatehouse/policy"
+	"github.com/gatehouse/gatehouse/policy/policytest"
 )
 
 // defaultMatrix is Gatehouse's default policy as a permission matrix over
@@ -271,7 +272,7 @@ func TestPeriodicReloadPicksUpSQLEdits(t *testing.T) {
 }
 
 // TestDefaultPolicyWithCheckMatrix checks the same matrix the way any
-// embedding app's Go test would: policy.CheckMatrix over the default CSV,
+// embedding app's Go test would: policytest.CheckMatrix over the default CSV,
 // no database.
 func TestDefaultPolicyWithCheckMatrix(t *testing.T) {
 	e, err := policy.NewFromCSV(policy.Model, policy.DefaultCSV)
@@ -282,5 +283,5 @@ func TestDefaultPolicyWithCheckMatrix(t *testing.T) {
 	for i, r := range defaultMatrix {
 		rows[i] = policy.MatrixRow{Line: i + 1, Role: r.role, Method: r.method, Path: r.route, Allow: r.allowed}
 	}
-	policy.CheckMatrix(t, e, handlers.DefaultCatalog(), rows)
+	policytest.CheckMatrix(t, e, handlers.DefaultCatalog(), rows)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/guard"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
@@ -222,7 +223,7 @@ func (s *Server) issueAccessToken(userID uint, sessionID string) (string, error)
 // none). The middleware has verified the token; it is
 // verified again here to read the claim.
 func (s *Server) currentSessionID(c *gin.Context) string {
-	token, ok := bearerToken(c.GetHeader("Authorization"))
+	token, ok := guard.BearerToken(c.GetHeader("Authorization"))
 	if !ok {
 		return ""
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/guard"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
@@ -233,6 +234,6 @@ func runScenarios(t *testing.T, scenarios []scenario) {
 
 // errorJSONFor is the exact error envelope for the status, name and message.
 func errorJSONFor(status int, name, message string) string {
-	b, _ := json.Marshal(errorBody{Error: errorJSON{Status: status, Name: name, Message: message, Details: map[string]any{}}})
+	b, _ := json.Marshal(guard.Envelope{Error: guard.EnvelopeError{Status: status, Name: name, Message: message, Details: map[string]any{}}})
 	return string(b)
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse/gatehouse/guard"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
 )
@@ -94,6 +95,7 @@ var (
 func asError(err error) *Error {
 	var e *Error
 	var tooLarge *http.MaxBytesError
+	var refusal *guard.Refusal
 	var invalidKey *store.InvalidKeyError
 	var badQuery *store.QueryError
 	isError := errors.As(err, &e)
@@ -104,6 +106,8 @@ func asError(err error) *Error {
 		return ServiceUnavailableError(msgUnavailable, err)
 	case isError:
 		return e
+	case errors.As(err, &refusal):
+		return &Error{Status: refusal.Status, Name: refusal.Name, Message: refusal.Message, Err: refusal.Err}
 	case errors.As(err, &tooLarge):
 		return errPayloadTooLarge
 	case errors.As(err, &invalidKey):
@@ -117,18 +121,6 @@ func asError(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Name: "ApplicationError", Message: "This attribute must be unique", Err: err}
 	}
 	return &Error{Status: http.StatusInternalServerError, Name: "InternalServerError", Message: "Internal Server Error", Err: err}
-}
-
-type errorBody struct {
-	Data  any       `json:"data"`
-	Error errorJSON `json:"error"`
-}
-
-type errorJSON struct {
-	Status  int    `json:"status"`
-	Name    string `json:"name"`
-	Message string `json:"message"`
-	Details any    `json:"details"`
 }
 
 // unavailable reports whether err says a dependency cannot serve now.
@@ -157,9 +149,12 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	} else if e.Err != nil {
 		s.log.DebugContext(c.Request.Context(), "request refused", "status", e.Status, "err", e.Err)
 	}
+	if refusal, ok := errors.AsType[*guard.Refusal](err); ok && refusal.DeniedBy != "" {
+		c.Header("X-Gatehouse-Denied-By", refusal.DeniedBy)
+	}
 	details := e.Details
 	if details == nil {
 		details = gin.H{}
 	}
-	c.AbortWithStatusJSON(e.Status, errorBody{Error: errorJSON{Status: e.Status, Name: e.Name, Message: e.Message, Details: details}})
+	c.AbortWithStatusJSON(e.Status, guard.Envelope{Error: guard.EnvelopeError{Status: e.Status, Name: e.Name, Message: e.Message, Details: details}})
 }

@@ -5,45 +5,29 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"path"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
-	"github.com/gatehouse/gatehouse/policy"
+	"github.com/gatehouse/gatehouse/guard"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
 	"github.com/ulule/limiter/v3"
 )
 
 // PublicRole is the role type of requests without a token.
-const PublicRole = "public"
+const PublicRole = guard.PublicRole
 
-const (
-	userKey = "gatehouse.user"
-	roleKey = "gatehouse.role"
-)
-
-// CurrentUser returns the authenticated user of the request, if any. It is the
-// one accessor handlers (Gatehouse's and an embedding app's) use.
-func CurrentUser(c *gin.Context) (*store.User, bool) {
-	v, ok := c.Get(userKey)
-	if !ok {
-		return nil, false
-	}
-	u, ok := v.(*store.User)
-	return u, ok && u != nil
-}
+// CurrentUser returns the authenticated user of the request, if any. It is
+// guard.User, the one accessor handlers (Gatehouse's and an embedding app's)
+// use.
+func CurrentUser(c *gin.Context) (*store.User, bool) { return guard.User(c) }
 
 // CurrentRole returns the role type the request is authorized as ("public"
 // without a token).
-func CurrentRole(c *gin.Context) string {
-	return c.GetString(roleKey)
-}
+func CurrentRole(c *gin.Context) string { return guard.Role(c) }
 
 // recoverPanics turns a panic into a logged 500 in the error envelope.
 func (s *Server) recoverPanics(c *gin.Context, recovered any) {
@@ -60,117 +44,6 @@ func (s *Server) limitBody(c *gin.Context) {
 	}
 	if c.Request.Body != nil && c.Request.Body != http.NoBody { // nothing to limit on bodiless requests
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.BodyLimit)
-	}
-	c.Next()
-}
-
-// bearerToken extracts the token of "Authorization: Bearer <t>": the scheme
-// is case-insensitive and there must be exactly two parts, else there is no
-// token (Strapi's getToken).
-func bearerToken(header string) (string, bool) {
-	// The usual "Bearer <t>" without allocating; anything else is split.
-	if len(header) > len("bearer ") && strings.EqualFold(header[:len("bearer ")], "bearer ") {
-		if t := header[len("bearer "):]; !mayHaveSpace(t) {
-			return t, true
-		}
-	}
-	parts := strings.Fields(header)
-	if len(parts) != 2 || !strings.EqualFold(parts[0], "bearer") {
-		return "", false
-	}
-	return parts[1], true
-}
-
-// mayHaveSpace reports whether s has an ASCII space or any non-ASCII byte
-// (which may be Unicode space, as strings.Fields sees it).
-func mayHaveSpace(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= utf8.RuneSelf, c == ' ', c >= '\t' && c <= '\r':
-			return true
-		}
-	}
-	return false
-}
-
-// authenticate resolves the caller: no token → the public role; a token that
-// does not verify → 401 (never the public role); a verified token whose user
-// is gone, blocked, or unconfirmed while confirmation is required → 401.
-func (s *Server) authenticate(c *gin.Context) {
-	token, present := bearerToken(c.GetHeader("Authorization"))
-	if !present {
-		c.Set(roleKey, PublicRole)
-		c.Next()
-		return
-	}
-	id, issuedAt, err := s.verify(token)
-	if err != nil {
-		s.writeError(c, &Error{Status: http.StatusUnauthorized, Name: "UnauthorizedError", Message: "Missing or invalid credentials", Err: err})
-		return
-	}
-	user, err := s.store.Users().ForAuth(ctx(c), id)
-	if errors.Is(err, store.ErrNotFound) {
-		s.writeError(c, UnauthorizedError("Invalid credentials"))
-		return
-	}
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	if issuedAt.Unix() < user.TokensValidAfter.Unix() {
-		s.writeError(c, UnauthorizedError("Missing or invalid credentials"))
-		return
-	}
-	adv, err := s.store.Settings().Advanced(ctx(c))
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	if user.Blocked || (adv.EmailConfirmation && !user.Confirmed) {
-		s.writeError(c, UnauthorizedError("Invalid credentials"))
-		return
-	}
-	role := ""
-	if user.Role != nil {
-		role = user.Role.Type
-	}
-	c.Set(userKey, &user)
-	c.Set(roleKey, role)
-	c.Next()
-}
-
-// authorize asks the enforcer whether the caller's role may call the matched
-// route pattern with the request's method. A denial is 403, except for an
-// anonymous caller while the Public role has no permission at all: 401, as
-// Strapi answers.
-func (s *Server) authorize(c *gin.Context) {
-	allowed, err := s.enforcer.Allow(CurrentRole(c), c.FullPath(), c.Request.Method)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	if s.metrics != nil {
-		s.metrics.Decision(CurrentRole(c), allowed)
-	}
-	if !allowed {
-		// The row that would allow it: the access log's deniedBy (only
-		// refusals pay for it).
-		allowWith := policy.Rule{Type: "p", Values: []string{CurrentRole(c), c.FullPath(), c.Request.Method}}.String()
-		c.Set(deniedByKey, "no rule allows it; allow with: "+allowWith)
-		if _, signedIn := c.Get(userKey); !signedIn {
-			// Strapi: with no permission at all, the Public role does not
-			// authenticate anonymous callers: 401, not 403.
-			if grants, err := s.enforcer.GrantsAnything(PublicRole); err == nil && !grants {
-				s.writeError(c, UnauthorizedError("Missing or invalid credentials"))
-				return
-			}
-		}
-		if s.cfg.ExplainDenials {
-			c.Header("X-Gatehouse-Denied-By", fmt.Sprintf("role=%s; method=%s; route=%s; allow-with=%q",
-				CurrentRole(c), c.Request.Method, c.FullPath(), allowWith))
-		}
-		s.writeError(c, ForbiddenError())
-		return
 	}
 	c.Next()
 }

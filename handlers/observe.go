@@ -3,11 +3,13 @@ package handlers
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"time"
 
+	"github.com/gatehouse/gatehouse/guard"
 	"github.com/gin-gonic/gin"
 )
 
@@ -152,4 +154,13 @@ func parseTrustedProxies(list []string) ([]netip.Prefix, error) {
 		out = append(out, prefix.Masked())
 	}
 	return out, nil
+}
+
+// refuse answers a request the guard refused or could not decide; a denial
+// by the policy also leaves the row that would allow it for the access log.
+func (s *Server) refuse(c *gin.Context, err error) {
+	if r, ok := errors.AsType[*guard.Refusal](err); ok && r.AllowWith != "" {
+		c.Set(deniedByKey, "no rule allows it; allow with: "+r.AllowWith)
+	}
+	s.writeError(c, err)
 }

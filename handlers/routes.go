@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/admin"
+	"github.com/gatehouse/gatehouse/guard/ginguard"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gin-gonic/gin"
 )
@@ -93,16 +94,22 @@ func (s *Server) router() error {
 		return err
 	}
 	// observe comes first, so a request that panicked is logged and
-	// counted with the 500 the recovery answers.
-	engine.Use(s.observe, gin.CustomRecoveryWithWriter(nil, s.recoverPanics), s.cors, s.limitBody)
+	// counted with the 500 the recovery answers. Every route, Gatehouse's
+	// and the embedding app's however added, is authenticated and
+	// authorized last, on the matched pattern: deny unless the policy
+	// grants it (fail-closed). Opt-outs are explicit (ginguard.Public).
+	engine.Use(s.observe, gin.CustomRecoveryWithWriter(nil, s.recoverPanics), s.cors, s.limitBody,
+		ginguard.Middleware(s.guard, ginguard.OnError(s.refuse)))
 	engine.NoRoute(func(c *gin.Context) { s.writeError(c, errNoRoute) })
 	engine.NoMethod(func(c *gin.Context) { s.writeError(c, errNoMethod) })
-	engine.GET("/_health", s.health)
-	engine.GET("/_ready", s.ready)
+	ginguard.Public(s.guard, engine, http.MethodGet, "/_health", s.health)
+	ginguard.Public(s.guard, engine, http.MethodGet, "/_ready", s.ready)
 	// The admin page: public static files, outside the policy (admin/).
 	adminPage := gin.WrapH(admin.Handler())
 	for _, p := range []string{admin.Prefix, admin.Prefix + "/*file"} {
-		engine.Match([]string{http.MethodGet, http.MethodHead}, p, adminPage)
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			ginguard.Public(s.guard, engine, method, p, adminPage)
+		}
 	}
 	s.engine = engine
 	for _, r := range s.routes() {
@@ -111,13 +118,14 @@ func (s *Server) router() error {
 	return nil
 }
 
-// Route registers a route behind Gatehouse's authentication and authorization
-// (and the auth rate limiter when rateLimited) and adds it to the catalogue.
+// Route registers a route (behind the authentication and authorization every
+// route of the engine gets, and the auth rate limiter when rateLimited) and
+// adds it to the catalogue.
 // An embedding app registers its own routes the same way:
 //
 //	srv.Route(policy.Function{Name: "api::post.post.find", Method: "GET", Route: "/api/posts"}, false, listPosts)
 func (s *Server) Route(fn policy.Function, rateLimited bool, handler func(*gin.Context) error) {
-	chain := []gin.HandlerFunc{s.authenticate, s.authorize}
+	var chain []gin.HandlerFunc
 	if rateLimited {
 		chain = append(chain, s.rateLimit)
 	}

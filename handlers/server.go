@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/guard"
 	"github.com/gatehouse/gatehouse/internal/loglimit"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/providers"
@@ -156,8 +157,9 @@ type Server struct {
 	// dummyHash is a hash at the configured cost, compared against when a
 	// login names no user.
 	dummyHash []byte
-	// verified caches the access tokens that verified (tokencache.go).
-	verified *verifiedTokens
+	// guard authenticates and authorizes every request that matched a
+	// route (its own and the embedding app's).
+	guard *guard.Guard
 	// corsHandler applies Config.CORS (cors.go).
 	corsHandler *cors.Cors
 	// errLog rate-limits the log lines of 503s by cause.
@@ -177,6 +179,9 @@ type Server struct {
 	// checkCookieOrigin.
 	publicOrigin string
 }
+
+// Tokens issues and verifies Gatehouse's access tokens (guard.Tokens).
+type Tokens = guard.Tokens
 
 // New builds the server and its router.
 func New(cfg Config) (*Server, error) {
@@ -211,11 +216,21 @@ func New(cfg Config) (*Server, error) {
 		enforcer: cfg.Enforcer,
 		tokens:   Tokens{Secret: cfg.Secret, TTL: cfg.TokenTTL, Now: cfg.Now, SessionsOnly: cfg.JWTManagement == jwtRefresh},
 		log:      cfg.Logger,
-		verified: newVerifiedTokens(),
 		errLog:   loglimit.New(errLogInterval, nil),
 		mailWake: make(chan struct{}, 1),
 	}
 	s.delivered = s.consumed()
+	g, err := guard.New(guard.Config{Store: cfg.Store, Enforcer: cfg.Enforcer, Secret: cfg.Secret,
+		SessionsOnly: cfg.JWTManagement == jwtRefresh, ExplainDenials: cfg.ExplainDenials, Now: cfg.Now,
+		Decided: func(role string, allowed bool) {
+			if s.metrics != nil {
+				s.metrics.Decision(role, allowed)
+			}
+		}})
+	if err != nil {
+		return nil, err
+	}
+	s.guard = g
 	dummy, err := bcrypt.GenerateFromPassword([]byte("gatehouse: no such user"), cfg.BcryptCost)
 	if err != nil {
 		return nil, fmt.Errorf("handlers: bcrypt cost %d: %w", cfg.BcryptCost, err)
@@ -257,8 +272,25 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Engine returns the Gin engine, for an embedding app to add its own routes
-// with Route.
+// with Route (which also adds them to the catalogue). Every route on it,
+// however added (engine.GET, a group), is authenticated and authorized on
+// (role, route pattern, method) before its handlers run, deny unless the
+// policy grants it; ginguard.Public is the explicit opt-out.
 func (s *Server) Engine() *gin.Engine { return s.engine }
+
+// TokenCacheStats counts the lookups of the cache of verified access tokens
+// that found the token, and those that did not (it was then verified).
+func (s *Server) TokenCacheStats() (hits, misses uint64) { return s.guard.TokenCacheStats() }
+
+// Guard returns the server's guard, to protect an app's other routers (an
+// http.ServeMux with Guard().Mux) with the same tokens and policy.
+func (s *Server) Guard() *guard.Guard { return s.guard }
+
+// Register adds functions to the catalogue without routes on the engine:
+// an app's routes served by another router (an http.ServeMux behind
+// Guard().Mux), so the admin page, the roles API, lint and explain know
+// them.
+func (s *Server) Register(fns ...policy.Function) { s.catalog = append(s.catalog, fns...) }
 
 // Catalog returns every route's function, in registration order.
 func (s *Server) Catalog() policy.Catalog { return append(policy.Catalog(nil), s.catalog...) }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -109,17 +108,6 @@ func RunMatrix(e *Enforcer, catalog Catalog, rows []MatrixRow) []MatrixResult {
 		results[i] = res
 	}
 	return results
-}
-
-// CheckMatrix runs the rows and reports each mismatch as a test error, in
-// the form casbin's own tests use: role, path, method, got, want.
-func CheckMatrix(t testing.TB, e *Enforcer, catalog Catalog, rows []MatrixRow) {
-	t.Helper()
-	for _, res := range RunMatrix(e, catalog, rows) {
-		if !res.Passed() {
-			t.Errorf("line %d: Allow(%s, %s, %s): %s", res.Row.Line, res.Row.Role, res.Row.Path, res.Row.Method, res.Problem)
-		}
-	}
 }
 
 // Summary counts passed and failed results.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/policy"
+	"github.com/gatehouse/gatehouse/policy/policytest"
 	"github.com/gin-gonic/gin"
 )
 
@@ -40,7 +41,7 @@ func TestPermissionMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	policy.CheckMatrix(t, e, srv.Catalog(), rows)
+	policytest.CheckMatrix(t, e, srv.Catalog(), rows)
 }
 
 // TestPostsOverHTTP drives the real app: register, create a post, read it

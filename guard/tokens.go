@@ -1,4 +1,4 @@
-package handlers
+package guard
 
 import (
 	"encoding/json"
@@ -23,7 +23,7 @@ type Tokens struct {
 }
 
 // errBadToken is any token that does not verify; the cause stays internal.
-var errBadToken = errors.New("handlers: invalid token")
+var errBadToken = errors.New("guard: invalid token")
 
 // Issue signs a token for the user id.
 func (t Tokens) Issue(userID uint) (string, error) {
@@ -31,7 +31,7 @@ func (t Tokens) Issue(userID uint) (string, error) {
 	claims := jwt.MapClaims{"id": userID, "iat": now.Unix(), "exp": now.Add(t.TTL).Unix()}
 	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.Secret)
 	if err != nil {
-		return "", fmt.Errorf("handlers: sign token: %w", err)
+		return "", fmt.Errorf("guard: sign token: %w", err)
 	}
 	return signed, nil
 }

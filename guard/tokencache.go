@@ -1,4 +1,4 @@
-package handlers
+package guard
 
 import (
 	"crypto/sha256"
@@ -21,7 +21,7 @@ const verifiedTokensMax = 1 << 14
 // its claims (about half the CPU of an authenticated request). An entry is
 // keyed by the SHA-256 of the token, so the cache holds no bearer token, and
 // is honoured only until the token's own exp. The signing secret never
-// changes during a Server's life, so a token that verified once verifies
+// changes during a Guard's life, so a token that verified once verifies
 // again until it expires; revocation (TokensValidAfter), blocking and
 // confirmation are still checked on every request against the user.
 type verifiedTokens struct {
@@ -64,22 +64,22 @@ func (v *verifiedTokens) put(key [sha256.Size]byte, t verifiedToken) {
 
 // TokenCacheStats counts the lookups of the cache of verified access tokens
 // that found the token, and those that did not (it was then verified).
-func (s *Server) TokenCacheStats() (hits, misses uint64) {
-	return s.verified.hits.Load(), s.verified.misses.Load()
+func (g *Guard) TokenCacheStats() (hits, misses uint64) {
+	return g.verified.hits.Load(), g.verified.misses.Load()
 }
 
 // verify is Tokens.Verify behind the cache of verified tokens.
-func (s *Server) verify(token string) (userID uint, issuedAt time.Time, err error) {
+func (g *Guard) verify(token string) (userID uint, issuedAt time.Time, err error) {
 	key := sha256.Sum256([]byte(token))
-	if t, ok := s.verified.get(key, s.tokens.Now()); ok {
+	if t, ok := g.verified.get(key, g.tokens.Now()); ok {
 		return t.userID, t.issuedAt, nil
 	}
-	userID, issuedAt, err = s.tokens.Verify(token)
+	userID, issuedAt, err = g.tokens.Verify(token)
 	if err != nil {
 		return 0, time.Time{}, err
 	}
 	if exp, ok := tokenExpiry(token); ok {
-		s.verified.put(key, verifiedToken{userID: userID, issuedAt: issuedAt, expires: exp})
+		g.verified.put(key, verifiedToken{userID: userID, issuedAt: issuedAt, expires: exp})
 	}
 	return userID, issuedAt, nil
 }
