@@ -55,12 +55,17 @@ func Middleware(g *guard.Guard, opts ...Option) gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		caller, err := g.Check(c.Request.Context(), c.GetHeader("Authorization"), route, method)
+		caller, err := g.Authenticate(c.Request.Context(), c.GetHeader("Authorization"))
 		if err != nil {
 			o.onError(c, err)
 			return
 		}
+		// Known before the decision, so a refusal's log names the caller.
 		c.Set(guard.ContextKey, caller)
+		if err := g.Authorize(caller, route, method); err != nil {
+			o.onError(c, err)
+			return
+		}
 		c.Next()
 	}
 }
