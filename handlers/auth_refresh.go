@@ -47,7 +47,7 @@ import (
 //     JSON);
 //   - the cookie is not signed (Strapi's Koa adds a <name>.sig cookie): the
 //     token is unguessable and is checked against its stored hash;
-//   - refresh is rate limited like login.
+//   - refresh is not rate limited, as in Strapi (routes.go says why).
 //
 // Access tokens stay valid until they expire, a revoked session's too, as
 // in Strapi: keep AccessTokenLifespan short. Refresh mode accepts only its
