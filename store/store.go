@@ -69,7 +69,11 @@ func ParseURL(raw string) (Source, error) {
 	}
 }
 
-const sqlitePragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+// sqlitePragmas are applied to each new connection in this order:
+// busy_timeout first, so that switching a new database to WAL (which takes
+// an exclusive lock) waits for another process opening it at the same
+// moment instead of failing with SQLITE_BUSY.
+const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 
 func sqliteSource(rest string) (Source, error) {
 	path, query, _ := strings.Cut(rest, "?")

@@ -16,7 +16,7 @@ func TestParseURL(t *testing.T) {
 		path     string
 		wantErr  bool
 	}{
-		{"sqlite://./data/gatehouse.db", SQLite, "./data/gatehouse.db?_pragma=journal_mode(WAL)", "./data/gatehouse.db", false},
+		{"sqlite://./data/gatehouse.db", SQLite, "./data/gatehouse.db?_pragma=busy_timeout(", "./data/gatehouse.db", false},
 		{"sqlite:///var/lib/gatehouse/g.db", SQLite, "/var/lib/gatehouse/g.db?", "/var/lib/gatehouse/g.db", false},
 		{"sqlite://:memory:", SQLite, "mode=memory&cache=shared", "", false},
 		{"postgres://u:p@db:5432/app?sslmode=disable", Postgres, "postgres://u:p@db:5432/app", "", false},
