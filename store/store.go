@@ -173,7 +173,7 @@ func OpenWith(databaseURL string, opts Options) (*Store, error) {
 	case MySQL:
 		dialector = mysql.Open(src.DSN)
 	}
-	db, err := gorm.Open(dialector, &gorm.Config{
+	db, err := openRetryingBusy(src.Dialect, timeout, dialector, &gorm.Config{
 		Logger:                 opts.gormLogger(),
 		TranslateError:         true,
 		CreateBatchSize:        1000,

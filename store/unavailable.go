@@ -5,12 +5,15 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"syscall"
+	"time"
 
 	sqlite "github.com/glebarez/go-sqlite"
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
@@ -133,4 +136,20 @@ func errnoCause(n syscall.Errno) (string, bool) {
 		return "I/O error", true
 	}
 	return "", false
+}
+
+// openRetryingBusy is gorm.Open, tried again while a new SQLite database
+// answers SQLITE_BUSY, for up to timeout: another instance starting at the
+// same moment may hold the lock that switching the file to WAL needs, and
+// SQLite does not always call the busy handler for it.
+func openRetryingBusy(dialect Dialect, timeout time.Duration, dialector gorm.Dialector, cfg *gorm.Config) (*gorm.DB, error) {
+	deadline := time.Now().Add(timeout)
+	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 200*time.Millisecond) {
+		db, err := gorm.Open(dialector, cfg)
+		var liteErr *sqlite.Error
+		if err == nil || dialect != SQLite || !errors.As(err, &liteErr) || liteErr.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().Add(pause).After(deadline) {
+			return db, err
+		}
+		time.Sleep(pause + rand.N(pause))
+	}
 }
