@@ -261,7 +261,7 @@ func newMailer(ctx context.Context, cfg config.Config, st *store.Store, log *slo
 			return nil, fmt.Errorf("SMTP_*/EMAIL_*: %w", err)
 		}
 		if cfg.EmailFrom == "" {
-			log.Warn("mail: EMAIL_FROM is not set: emails whose template has no sender of its own (Strapi's default templates) cannot be sent")
+			log.Warn("mail: EMAIL_FROM is not set: emails whose template has no sender of its own (the default templates) cannot be sent")
 		}
 		log.Info("mail: sending through SMTP", "smtp", mail.SMTPConfig{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Security: cfg.SMTPSecurity})
 		return sender, nil

@@ -24,9 +24,10 @@ type body map[string]json.RawMessage
 // application/json (or a +json type) is 415: HTML forms and no-cors fetches
 // can send text/plain, form types or none across sites without a
 // preflight, and a body read as JSON anyway made a cross-site form able to
-// sign a browser in. Malformed JSON, a non-object, invalid UTF-8 or a
-// control character in a string (checkControlCharacters) are 400s; an
-// oversized body is 413.
+// sign a browser in. Malformed JSON (invalid UTF-8, data after the object
+// included) is a 400 SyntaxError, the name Strapi's body parser gives it; a
+// non-object or a control character in a string (checkControlCharacters)
+// are 400 ValidationErrors; an oversized body is 413.
 func readBody(c *gin.Context) (body, error) {
 	raw, err := io.ReadAll(c.Request.Body)
 	if err != nil {
@@ -43,7 +44,7 @@ func readBody(c *gin.Context) (body, error) {
 		return nil, UnsupportedMediaTypeError("Request body must be JSON (Content-Type: application/json)")
 	}
 	if !utf8.Valid(raw) {
-		return nil, &Error{Status: http.StatusBadRequest, Name: "BadRequestError", Message: "Invalid JSON: body is not valid UTF-8"}
+		return nil, SyntaxError("Invalid JSON: body is not valid UTF-8")
 	}
 	var b body
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -52,10 +53,10 @@ func readBody(c *gin.Context) (body, error) {
 		if errors.As(err, &typeErr) {
 			return nil, ValidationError("Request body must be a JSON object", nil)
 		}
-		return nil, &Error{Status: http.StatusBadRequest, Name: "BadRequestError", Message: "Invalid JSON: " + err.Error()}
+		return nil, SyntaxError("Invalid JSON: " + err.Error())
 	}
 	if dec.More() {
-		return nil, &Error{Status: http.StatusBadRequest, Name: "BadRequestError", Message: "Invalid JSON: unexpected data after the object"}
+		return nil, SyntaxError("Invalid JSON: unexpected data after the object")
 	}
 	if b == nil { // the body was "null"
 		b = body{}

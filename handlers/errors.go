@@ -76,6 +76,13 @@ func UnsupportedMediaTypeError(message string) *Error {
 	return &Error{Status: http.StatusUnsupportedMediaType, Name: "UnsupportedMediaTypeError", Message: message}
 }
 
+// SyntaxError is a 400 SyntaxError: a request body that is not JSON at all
+// (Strapi's body parser throws JavaScript's SyntaxError, and Strapi renders
+// its name).
+func SyntaxError(message string) *Error {
+	return &Error{Status: http.StatusBadRequest, Name: "SyntaxError", Message: message}
+}
+
 var (
 	// errCrossSite refuses a browser request from a site that is neither
 	// PUBLIC_URL's nor a CORS origin, on what reads or sets the refresh

@@ -57,12 +57,7 @@ func (s *Server) adminURL() string {
 	return s.cfg.PublicURL
 }
 
-// strapiPlaceholderSender is the sender of Strapi's default templates. A
-// template that still names it is sent from the mailer's default sender
-// (EMAIL_FROM) instead: mail from strapi.io's domain would not be delivered.
-const strapiPlaceholderSender = "no-reply@strapi.io"
-
-// emailTemplates returns the stored email templates over Strapi's defaults
+// emailTemplates returns the stored email templates over the defaults
 // (a database bootstrapped without them still sends the default texts).
 func (s *Server) emailTemplates(c context.Context) (mail.Templates, error) {
 	var stored mail.Templates
@@ -105,7 +100,8 @@ func (s *Server) composeMail(templates mail.Templates, key string, user store.Us
 	vars.User = userVars(user)
 	msg := mail.Compose(t, user.Email, vars)
 	msg.Subject = mail.Compose(t, user.Email, mail.Vars{User: vars.User}).Subject
-	if strings.EqualFold(strings.TrimSpace(t.Options.From.Email), strapiPlaceholderSender) {
+	if strings.EqualFold(strings.TrimSpace(t.Options.From.Email), mail.StrapiPlaceholderSender) {
+		// A template copied from Strapi: its sender would not be delivered.
 		msg.From = ""
 	}
 	return msg, nil

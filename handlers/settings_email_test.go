@@ -48,13 +48,13 @@ func TestEmailTemplatesAPI(t *testing.T) {
 		return []string{`"name":"ValidationError","message":"Invalid template"`, `"path":` + string(p)}
 	}
 	scenarios := []scenario{
-		{name: "GET: Strapi's defaults", method: "GET", url: url, caller: "admin", wantStatus: 200,
+		{name: "GET: the defaults (Strapi's texts, Gatehouse's sender)", method: "GET", url: url, caller: "admin", wantStatus: 200,
 			check: func(t *testing.T, e *testEnv, rec *httptest.ResponseRecorder) {
 				var got mail.Templates
 				if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || !reflect.DeepEqual(got, mail.DefaultTemplates()) {
 					t.Errorf("GET = %s, want Strapi's default templates", rec.Body)
 				}
-				if !strings.Contains(rec.Body.String(), `"reset_password":{"display":"Email.template.reset_password","icon":"sync","options":{"from":{"name":"Administration Panel","email":"no-reply@strapi.io"},"response_email":"","object":"Reset password","message":`) {
+				if !strings.Contains(rec.Body.String(), `"reset_password":{"display":"Email.template.reset_password","icon":"sync","options":{"from":{"name":"","email":""},"response_email":"","object":"Reset password","message":`) {
 					t.Errorf("GET is not in Strapi's shape: %s", rec.Body)
 				}
 			}},
@@ -274,4 +274,38 @@ func mustBody(t *testing.T, v any) body {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestSenderOfTemplates: the default templates have no sender of their own
+// (the mailer's EMAIL_FROM goes out), a template copied from Strapi whose
+// sender is still no-reply@strapi.io is sent from EMAIL_FROM too, and a
+// sender an admin set is kept.
+func TestSenderOfTemplates(t *testing.T) {
+	e := newTestEnv(t)
+	user := store.User{Username: "alice", Email: "alice@example.com"}
+	strapi := mail.DefaultTemplates()
+	tmpl := strapi[mail.KeyResetPassword]
+	tmpl.Options.From = mail.Address{Name: "Administration Panel", Email: "No-Reply@strapi.io"}
+	strapi[mail.KeyResetPassword] = tmpl
+	own := mail.DefaultTemplates()
+	tmpl = own[mail.KeyResetPassword]
+	tmpl.Options.From = mail.Address{Name: "Example", Email: "hello@example.com"}
+	own[mail.KeyResetPassword] = tmpl
+	for _, tc := range []struct {
+		name      string
+		templates mail.Templates
+		want      string
+	}{
+		{"defaults", mail.DefaultTemplates(), ""},
+		{"copied from Strapi", strapi, ""},
+		{"set by an admin", own, `"Example" <hello@example.com>`},
+	} {
+		msg, err := e.server.composeMail(tc.templates, mail.KeyResetPassword, user, mail.Vars{Token: "t"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg.From != tc.want {
+			t.Errorf("%s: From = %q, want %q", tc.name, msg.From, tc.want)
+		}
+	}
 }

@@ -151,7 +151,7 @@ func TestComposeResetPassword(t *testing.T) {
 	m := Compose(DefaultTemplates()[KeyResetPassword], "alice@example.com", testVars())
 	checks := []struct{ field, got, want string }{
 		{"To", m.To, "alice@example.com"},
-		{"From", m.From, `"Administration Panel" <no-reply@strapi.io>`},
+		{"From", m.From, ""}, // the mailer's EMAIL_FROM
 		{"ReplyTo", m.ReplyTo, ""},
 		{"Subject", m.Subject, "Reset password"},
 		{"Text", m.Text, "We heard that you lost your password. Sorry about that!\n\n" +

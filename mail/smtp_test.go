@@ -514,8 +514,8 @@ func TestSMTPComposeEndToEnd(t *testing.T) {
 	if !strings.Contains(got.Text, "https://app.example.com/reset?confirmation=c0de") {
 		t.Errorf("received Text = %q, want the confirmation link", got.Text)
 	}
-	if got.From != `"Administration Panel" <no-reply@strapi.io>` {
-		t.Errorf("received From = %q, want the template sender", got.From)
+	if got.From != `"Gatehouse" <no-reply@gatehouse.test>` {
+		t.Errorf("received From = %q, want the sender's default (the default template has none)", got.From)
 	}
 	if got.Subject != "Welcome "+hostileUsername {
 		t.Errorf("received Subject = %q, want %q", got.Subject, "Welcome "+hostileUsername)

@@ -68,10 +68,15 @@ const (
 <p>Thanks.</p>`
 )
 
-// DefaultTemplates returns Strapi's default email-template store, the value
-// written when the store is absent. Each call returns a fresh map.
+// DefaultTemplates returns the default email-template store, the value
+// written when the store is absent: Strapi's texts, keys and shape, with
+// Gatehouse's sender default instead of Strapi's "Administration Panel"
+// <no-reply@strapi.io> (StrapiPlaceholderSender). The sender is empty, which
+// means the mailer's default sender (EMAIL_FROM, and EMAIL_REPLY_TO for
+// replies), so a fresh install sends from its own domain and follows a
+// later change of EMAIL_FROM. Each call returns a fresh map.
 func DefaultTemplates() Templates {
-	from := Address{Name: "Administration Panel", Email: "no-reply@strapi.io"}
+	var from Address
 	return Templates{
 		KeyResetPassword: {
 			Display: "Email.template.reset_password",
@@ -95,6 +100,12 @@ func DefaultTemplates() Templates {
 		},
 	}
 }
+
+// StrapiPlaceholderSender is the sender of Strapi's default templates. A
+// store copied from Strapi (or seeded by an older Gatehouse) may still name
+// it; handlers send such mail from the mailer's default sender instead, as
+// mail from strapi.io's domain would not be delivered.
+const StrapiPlaceholderSender = "no-reply@strapi.io"
 
 // TemplateError reports which template and which field of it failed
 // validation. It wraps an error that wraps ErrInvalidTemplate.

@@ -33,12 +33,28 @@ const strapiDefaultStore = `{
   }
 }`
 
-func TestDefaultTemplatesMatchStrapi(t *testing.T) {
+// gatehouseDefaultStore is strapiDefaultStore with Gatehouse's sender
+// default: none of its own, so the mailer's EMAIL_FROM.
+var gatehouseDefaultStore = strings.ReplaceAll(strapiDefaultStore,
+	`"from": {"name": "Administration Panel", "email": "no-reply@strapi.io"}`, `"from": {"name": "", "email": ""}`)
+
+func TestDefaultTemplatesMatchStrapiButTheSender(t *testing.T) {
+	if gatehouseDefaultStore == strapiDefaultStore {
+		t.Fatal("gatehouseDefaultStore: the sender was not replaced")
+	}
 	var want Templates
-	if err := json.Unmarshal([]byte(strapiDefaultStore), &want); err != nil {
+	if err := json.Unmarshal([]byte(gatehouseDefaultStore), &want); err != nil {
 		t.Fatal(err)
 	}
 	got := DefaultTemplates()
+	for key, tmpl := range got {
+		if from := tmpl.Options.From; from != (Address{}) {
+			t.Errorf("DefaultTemplates()[%s].Options.From = %+v, want none (the mailer's EMAIL_FROM)", key, from)
+		}
+		if m := Compose(tmpl, "alice@example.com", Vars{}); m.From != "" {
+			t.Errorf("Compose(default %s).From = %q, want \"\" (the mailer's default sender)", key, m.From)
+		}
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultTemplates() = %#v\nwant %#v", got, want)
 	}
@@ -52,11 +68,11 @@ func TestDefaultTemplatesMatchStrapi(t *testing.T) {
 	if err := json.Unmarshal(b, &gotJSON); err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal([]byte(strapiDefaultStore), &wantJSON); err != nil {
+	if err := json.Unmarshal([]byte(gatehouseDefaultStore), &wantJSON); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(gotJSON, wantJSON) {
-		t.Errorf("json.Marshal(DefaultTemplates()) = %s\nwant %s", b, strapiDefaultStore)
+		t.Errorf("json.Marshal(DefaultTemplates()) = %s\nwant %s", b, gatehouseDefaultStore)
 	}
 
 	if msg := got[KeyResetPassword].Options.Message; !strings.Contains(msg, "don\u2019t") {
