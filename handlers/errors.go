@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/guard"
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/userquery"
 	"github.com/gin-gonic/gin"
 )
 
@@ -103,8 +104,8 @@ func asError(err error) *Error {
 	var e *Error
 	var tooLarge *http.MaxBytesError
 	var refusal *guard.Refusal
-	var invalidKey *store.InvalidKeyError
-	var badQuery *store.QueryError
+	var invalidKey *userquery.InvalidKeyError
+	var badQuery *userquery.QueryError
 	isError := errors.As(err, &e)
 	switch {
 	case isError && e.Status != http.StatusInternalServerError:

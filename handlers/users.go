@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/userquery"
 	"github.com/gin-gonic/gin"
 )
 
@@ -17,7 +18,7 @@ func (s *Server) me(c *gin.Context) error {
 	if !ok {
 		return UnauthorizedError("Unauthorized")
 	}
-	q, err := store.ParseQuery(c.Request.URL.Query())
+	q, err := userquery.ParseQuery(c.Request.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -26,7 +27,7 @@ func (s *Server) me(c *gin.Context) error {
 
 // findUsers is GET /api/users: a bare array, as Strapi answers.
 func (s *Server) findUsers(c *gin.Context) error {
-	q, err := store.ParseQuery(c.Request.URL.Query())
+	q, err := userquery.ParseQuery(c.Request.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -43,7 +44,7 @@ func (s *Server) findUsers(c *gin.Context) error {
 
 // countUsers is GET /api/users/count: a bare number.
 func (s *Server) countUsers(c *gin.Context) error {
-	q, err := store.ParseQuery(c.Request.URL.Query())
+	q, err := userquery.ParseQuery(c.Request.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -57,7 +58,7 @@ func (s *Server) countUsers(c *gin.Context) error {
 // findUser is GET /api/users/:id. An unknown (or non-numeric) id answers
 // 204 with no body, Strapi's documented quirk.
 func (s *Server) findUser(c *gin.Context) error {
-	q, err := store.ParseQuery(c.Request.URL.Query())
+	q, err := userquery.ParseQuery(c.Request.URL.Query())
 	if err != nil {
 		return err
 	}

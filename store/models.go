@@ -10,7 +10,7 @@ import (
 // User is a row of up_users, the users of the protected application.
 // Password and the two token hashes are private: they never leave this
 // package's callers through JSON (see the json:"-" tags) and cannot be
-// filtered or sorted on (see ParseQuery).
+// filtered or sorted on (see userquery.ParseQuery).
 type User struct {
 	ID                  uint       `gorm:"primaryKey" json:"id"`
 	DocumentID          string     `gorm:"size:32;uniqueIndex;not null" json:"documentId"`

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/store/userquery"
 	"gorm.io/gorm"
 )
 
@@ -15,14 +16,15 @@ var ErrTaken = errors.New("store: email or username already taken")
 
 // Users queries up_users (and up_user_identifiers, which follows it).
 type Users struct {
-	db    *gorm.DB
-	cache *userCache
+	db     *gorm.DB
+	cache  *userCache
+	schema *userquery.Schema
 }
 
 // Users returns the users accessor.
 func (s *Store) Users() Users {
 	s.usersOnce.Do(func() { s.userCache = newUserCache() })
-	return Users{db: s.DB, cache: s.userCache}
+	return Users{db: s.DB, cache: s.userCache, schema: userquery.Builtin()}
 }
 
 // ByID returns the user with its role.
