@@ -27,7 +27,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -154,7 +153,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 	var peers *cluster.Cluster
 	var readyChecks []handlers.ReadyCheck
 	if cfg.RedisURL != "" {
-		if peers, err = cluster.Connect(ctx, cfg.RedisURL, cluster.Options{Logger: log}); err != nil {
+		if peers, err = cluster.Connect(ctx, cfg.RedisURL, cluster.Options{WatcherChannel: cfg.RedisWatcherChannel, Logger: log}); err != nil {
 			return fail(fmt.Errorf("REDIS_URL: %w (Gatehouse does not start without the Redis it was given; unset REDIS_URL to run a single instance)", err))
 		}
 		limits.Store = peers.Limits
@@ -211,39 +210,31 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 			return fail(err)
 		}
 	}
-	if peers != nil {
-		if err := a.follow(ctx, log); err != nil {
+	if _, err := a.follow(ctx, cfg.PolicyReloadInterval, log); err != nil {
+		if peers != nil {
 			peers.Close()
-			return fail(fmt.Errorf("REDIS_URL: %w", err))
 		}
+		return fail(fmt.Errorf("REDIS_URL: %w", err))
 	}
 	return a, nil
 }
 
-// follow announces this instance's policy changes, settings changes and
-// user writes on Redis and acts on the other instances' (until ctx is done
-// or the cluster is closed): a policy notice reloads the policy and drops
-// the whole user cache, since role changes come with policy changes; a
-// settings notice drops the settings cache if the settings revision moved;
-// a user notice drops that user from the cache, so what another instance
-// did to a user (blocked, deleted, given another role or password) holds
-// here at once. Without Redis (or when a notice is lost) the periodic check
-// (reloadPeriodically) and the user cache's 2s lifetime catch up.
-func (a *app) follow(ctx context.Context, log *slog.Logger) error {
-	a.enforcer.OnChange(a.cluster.PolicyChanged)
-	a.store.OnUserChange(a.cluster.UserChanged)
-	a.store.Settings().OnChange(a.cluster.SettingsChanged)
-	if _, err := a.cluster.Follow(ctx, a.enforcer, func(int64, int64) { a.store.InvalidateCache() }); err != nil {
-		return err
+// follow keeps this instance current with the others and with SQL typed by
+// hand, through cluster.FollowChanges (the call an embedding app makes too):
+// the periodic revision check every POLICY_RELOAD_INTERVAL and, with
+// REDIS_URL, the notices (policy, settings, user writes; Casbin's
+// redis-watcher messages on REDIS_WATCHER_CHANNEL), until ctx is done or
+// the cluster is closed. A policy notice reloads the policy and drops the
+// whole user cache, a settings notice drops the settings cache if the
+// settings revision moved, a user notice drops that user from the cache;
+// the user cache's 2s lifetime bounds the rest.
+func (a *app) follow(ctx context.Context, every time.Duration, log *slog.Logger) (stop func(), err error) {
+	stop, err = cluster.FollowChanges(ctx, a.cluster, cluster.Followed{
+		Policy: a.enforcer, Settings: a.store.Settings(), Users: a.store, Every: every, Logger: log})
+	if err == nil && a.cluster != nil {
+		log.Info("sharing rate limits, policy and settings changes and user writes with the other instances through Redis")
 	}
-	if _, err := a.cluster.FollowSettings(ctx, a.store.Settings()); err != nil {
-		return err
-	}
-	if _, err := a.cluster.FollowUsers(ctx, a.store); err != nil {
-		return err
-	}
-	log.Info("sharing rate limits, policy and settings changes and user writes with the other instances through Redis")
-	return nil
+	return stop, err
 }
 
 // newMailer picks the sender of the reset and confirmation emails: SMTP when
@@ -331,9 +322,6 @@ func serve(ctx context.Context, cfg config.Config, out io.Writer) error {
 	log.Info("Gatehouse is listening", "url", cfg.PublicURL, "addr", ln.Addr().String(), "database", string(a.store.Dialect),
 		"policyRevision", a.enforcer.Revision())
 	announceAdmin(ctx, cfg, a.store, log)
-	if cfg.PolicyReloadInterval > 0 {
-		go a.reloadPeriodically(ctx, cfg.PolicyReloadInterval, log)
-	}
 	go idle.run(ctx)
 	// The mail queue's worker: delivers queued reset and confirmation mail,
 	// retrying while SMTP fails. Each instance runs one; they share the queue.
@@ -399,36 +387,6 @@ func announceAdmin(ctx context.Context, cfg config.Config, st *store.Store, log 
 	default:
 		log.Info("admin page", "url", page, "admins", admins)
 	}
-}
-
-// reloadPeriodically reloads the policy whenever its stored revision
-// moved, and drops the settings cache whenever the settings revision moved
-// (another instance, or SQL typed by hand), every interval until ctx is
-// done: what bounds staleness when no notice arrives. Each has a loop of
-// its own, so a long policy reload never delays the settings check.
-func (a *app) reloadPeriodically(ctx context.Context, every time.Duration, log *slog.Logger) {
-	var wg sync.WaitGroup
-	for what, r := range map[string]cluster.Reloader{"policy": a.enforcer, "settings": a.store.Settings()} {
-		wg.Go(func() {
-			ticker := time.NewTicker(every)
-			defer ticker.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-ticker.C:
-				}
-				before, after, err := r.ReloadIfChanged(ctx)
-				switch {
-				case err != nil && ctx.Err() == nil:
-					log.Warn(what+" reload failed", "err", err)
-				case err == nil && before != after && what == "policy":
-					log.Info("policy revision changed: reloaded", "from", before, "to", after)
-				}
-			}
-		})
-	}
-	wg.Wait()
 }
 
 // jwtSecret returns JWT_SECRET, or in development a secret generated once and

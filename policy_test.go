@@ -252,7 +252,9 @@ func TestPeriodicReloadPicksUpSQLEdits(t *testing.T) {
 	a := newTestApp(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go a.reloadPeriodically(ctx, 5*time.Millisecond, slog.New(slog.DiscardHandler))
+	if _, err := a.follow(ctx, 5*time.Millisecond, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
 	if err := a.store.DB.Exec(`INSERT INTO casbin_rule (ptype, v0, v1, v2, v3, v4, v5) VALUES ('p', 'public', '/api/users', 'GET', '', '', '')`).Error; err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,9 @@ func startSettingsPair(t *testing.T, databaseURL, redisAddr string) *settingsPai
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
 		for _, x := range []itApp{p.a, p.b} {
-			go x.reloadPeriodically(ctx, settingsInterval, slog.New(slog.DiscardHandler))
+			if _, err := x.follow(ctx, settingsInterval, slog.New(slog.DiscardHandler)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	p.admin = p.a.login("admin@example.com", "admin-password")

@@ -156,7 +156,7 @@ const (
 func (o Options) withApp(cmd *cobra.Command, mode access, fn func(cmd *cobra.Command, a *app, args []string) error) {
 	envs := []string{"DATABASE_URL"}
 	if mode == readWrite {
-		envs = append(envs, "REDIS_URL")
+		envs = append(envs, "REDIS_URL", "REDIS_WATCHER_CHANNEL")
 	}
 	load := BindSettings(cmd.Flags(), o.lookupEnv(), settingVars(envs...)...)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -171,7 +171,7 @@ func (o Options) withApp(cmd *cobra.Command, mode access, fn func(cmd *cobra.Com
 		defer a.store.Close()
 		err = fn(cmd, a, args)
 		if mode == readWrite {
-			a.announce(cmd.Context(), cfg.RedisURL, cmd.ErrOrStderr())
+			a.announce(cmd.Context(), cfg.RedisURL, cfg.RedisWatcherChannel, cmd.ErrOrStderr())
 		}
 		return err
 	}
@@ -219,7 +219,7 @@ const announceTimeout = 3 * time.Second
 // so a Redis that does not answer only earns a warning: the instances then
 // apply it at their periodic policy reload, and see a user written within
 // their user cache's 2s lifetime.
-func (a *app) announce(ctx context.Context, redisURL string, stderr io.Writer) {
+func (a *app) announce(ctx context.Context, redisURL, watcherChannel string, stderr io.Writer) {
 	if redisURL == "" || (!a.policyChanged && len(a.users) == 0) {
 		return
 	}
@@ -229,7 +229,7 @@ func (a *app) announce(ctx context.Context, redisURL string, stderr io.Writer) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), announceTimeout)
 	defer cancel()
 	err := func() error {
-		peers, err := cluster.Connect(ctx, redisURL, cluster.Options{})
+		peers, err := cluster.Connect(ctx, redisURL, cluster.Options{WatcherChannel: watcherChannel})
 		if err != nil {
 			return err
 		}

@@ -48,6 +48,14 @@ type Options struct {
 	// PolicyChannel carries the policy change notices (DefaultPolicyChannel
 	// when empty). Every instance of one deployment must use the same.
 	PolicyChannel string
+	// WatcherChannel is the channel of Casbin's standard redis-watcher
+	// (github.com/casbin/redis-watcher/v2; DefaultWatcherChannel, its
+	// default, when empty). Each policy change is also announced there as
+	// the watcher's "Update" message, so any Casbin enforcer on the same
+	// database that uses the watcher loads its policy again; and a change
+	// such an enforcer announces there makes this instance check its
+	// revision. Give the plain Casbin processes the same channel.
+	WatcherChannel string
 	// LimitTimeout bounds one rate-limit call to Redis (250ms when zero).
 	LimitTimeout time.Duration
 	// PublishTimeout bounds the publication of one notice, off the request
@@ -121,6 +129,9 @@ func New(ctx context.Context, client *redis.Client, opts Options) (*Cluster, err
 	}
 	if opts.PolicyChannel == "" {
 		opts.PolicyChannel = DefaultPolicyChannel
+	}
+	if opts.WatcherChannel == "" {
+		opts.WatcherChannel = DefaultWatcherChannel
 	}
 	if opts.LimitTimeout <= 0 {
 		opts.LimitTimeout = 250 * time.Millisecond

@@ -40,7 +40,7 @@ func redisAddr(t *testing.T) string {
 	return addr
 }
 
-// testNames returns a limit prefix and a policy channel unique to the test,
+// testNames returns a limit prefix, a policy and a watcher channel unique to the test,
 // so parallel runs sharing one Redis never meet, and deletes the test's
 // keys when it ends.
 func testNames(t *testing.T, addr string) cluster.Options {
@@ -60,7 +60,7 @@ func testNames(t *testing.T, addr string) cluster.Options {
 			t.Errorf("clean up %s:*: %v", base, err)
 		}
 	})
-	return cluster.Options{LimitPrefix: base + ":ratelimit", PolicyChannel: base + ":policy"}
+	return cluster.Options{LimitPrefix: base + ":ratelimit", PolicyChannel: base + ":policy", WatcherChannel: base + ":casbin"}
 }
 
 // connect opens a Cluster (one instance's link) for the test.

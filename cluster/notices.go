@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -118,22 +119,41 @@ func (c *Cluster) runPublisher(done <-chan struct{}) {
 	}
 }
 
-// publish sends n on the notice channel.
+// publish sends n on the notice channel; a policy notice also goes, in one
+// round trip, to the Casbin watcher channel as the watcher's Update message
+// (see Options.WatcherChannel).
 func (c *Cluster) publish(ctx context.Context, n notice) error {
 	payload, err := json.Marshal(n)
 	if err != nil {
 		return fmt.Errorf("cluster: encode notice: %w", err)
 	}
-	if err := c.client.Publish(ctx, c.opts.PolicyChannel, payload).Err(); err != nil {
-		return fmt.Errorf("cluster: publish on %s: %w", c.opts.PolicyChannel, err)
+	if !n.isPolicy() {
+		if err := c.client.Publish(ctx, c.opts.PolicyChannel, payload).Err(); err != nil {
+			return fmt.Errorf("cluster: publish on %s: %w", c.opts.PolicyChannel, err)
+		}
+		return nil
+	}
+	update, err := c.watcherPayload()
+	if err != nil {
+		return fmt.Errorf("cluster: encode watcher message: %w", err)
+	}
+	_, err = c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Publish(ctx, c.opts.PolicyChannel, payload)
+		p.Publish(ctx, c.opts.WatcherChannel, update)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: publish on %s and %s: %w", c.opts.PolicyChannel, c.opts.WatcherChannel, err)
 	}
 	return nil
 }
 
-// Follow subscribes to the policy channel and returns once the subscription
-// is confirmed. From then on, every policy notice from another instance —
-// and every re-subscription after a lost connection, since notices sent
-// meanwhile are gone — makes r reload if the stored revision moved;
+// Follow subscribes to the policy channel and the Casbin watcher channel
+// and returns once the subscriptions are confirmed. From then on, every
+// policy notice from another instance, every change another Casbin process
+// announces through redis-watcher — and every re-subscription after a lost
+// connection, since notices sent meanwhile are gone — makes r reload if the
+// stored revision moved;
 // reloaded (optional) is called after each reload that changed something.
 // Notices arriving during a reload are coalesced into one more check; user
 // and settings notices are FollowUsers' and FollowSettings' business.
@@ -141,18 +161,23 @@ func (c *Cluster) publish(ctx context.Context, n notice) error {
 // It runs until ctx is done, stop is called or the Cluster is closed; stop
 // waits for the reload in progress.
 func (c *Cluster) Follow(ctx context.Context, r Reloader, reloaded func(from, to int64)) (stop func(), err error) {
-	return c.follow(ctx, "policy", notice.isPolicy, r, reloaded)
+	return c.follow(ctx, "policy", notice.isPolicy, r, reloaded, c.opts.WatcherChannel)
 }
 
 // follow runs Follow for the notices of one kind (what names it in logs;
-// match picks its notices).
-func (c *Cluster) follow(ctx context.Context, what string, match func(notice) bool, r Reloader, reloaded func(from, to int64)) (stop func(), err error) {
+// match picks its notices); every Casbin change announced on the watcher
+// channel, when given, counts as one of them.
+func (c *Cluster) follow(ctx context.Context, what string, match func(notice) bool, r Reloader, reloaded func(from, to int64), watcher ...string) (stop func(), err error) {
 	wake := make(chan struct{}, 1)
 	// A change may have landed between loading and subscribing.
 	wake <- struct{}{}
 	receive := func(m any) {
 		if msg, ok := m.(*redis.Message); ok {
-			if n, ok := decode(msg.Payload); ok && (n.Origin == c.origin || !match(n)) {
+			if msg.Channel != c.opts.PolicyChannel {
+				if !fromCasbin(msg.Payload) {
+					return
+				}
+			} else if n, ok := decode(msg.Payload); ok && (n.Origin == c.origin || !match(n)) {
 				return
 			}
 		}
@@ -175,38 +200,43 @@ func (c *Cluster) follow(ctx context.Context, what string, match func(notice) bo
 			case err != nil && ctx.Err() == nil:
 				c.log.Warn(what+": reload after a notice failed; the periodic reload will retry", "err", err)
 			case err == nil && from != to:
-				c.log.Info(what+": reloaded after a notice from another instance", "from", from, "to", to)
+				c.log.Info(what+": reloaded after a notice from another instance or Casbin process", "from", from, "to", to)
 				if reloaded != nil {
 					reloaded(from, to)
 				}
 			}
 		}
 	}
-	return c.listen(ctx, receive, reload)
+	return c.listen(ctx, append([]string{c.opts.PolicyChannel}, watcher...), receive, reload)
 }
 
-// listen subscribes to the notice channel and returns once the subscription
-// is confirmed. From then on receive gets, on one goroutine, every message:
+// listen subscribes to channels (the notice channel first) and returns once
+// the subscriptions are confirmed. From then on receive gets, on one goroutine, every message:
 // a *redis.Message, or a *redis.Subscription when a lost connection was
 // subscribed again (the notices sent meanwhile are gone). Each of workers
 // runs on a goroutine of its own with a context ended by stop.
 //
 // Everything runs until ctx is done, stop is called or the Cluster is
 // closed; stop waits for receive and the workers to return.
-func (c *Cluster) listen(ctx context.Context, receive func(any), workers ...func(ctx context.Context)) (stop func(), err error) {
+func (c *Cluster) listen(ctx context.Context, channels []string, receive func(any), workers ...func(ctx context.Context)) (stop func(), err error) {
 	c.mu.Lock()
 	closed := c.closed
 	c.mu.Unlock()
 	if closed {
 		return nil, errClosed
 	}
-	ps := c.client.Subscribe(ctx, c.opts.PolicyChannel)
+	ps := c.client.Subscribe(ctx, channels...)
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	_, err = ps.Receive(sctx) // the subscription's confirmation
+	for range channels {
+		_, err = ps.Receive(sctx) // a subscription's confirmation
+		if err != nil {
+			break
+		}
+	}
 	cancel()
 	if err != nil {
 		ps.Close()
-		return nil, fmt.Errorf("cluster: subscribe to %s: %w", c.opts.PolicyChannel, err)
+		return nil, fmt.Errorf("cluster: subscribe to %s: %w", strings.Join(channels, ", "), err)
 	}
 	ctx, cancelRun := context.WithCancel(ctx)
 	msgs := ps.ChannelWithSubscriptions(redis.WithChannelSize(64))

@@ -43,7 +43,7 @@ func (c *Cluster) AnnounceUser(ctx context.Context, id uint) error {
 //
 // It runs until ctx is done, stop is called or the Cluster is closed.
 func (c *Cluster) FollowUsers(ctx context.Context, cache UserCache) (stop func(), err error) {
-	return c.listen(ctx, func(m any) {
+	return c.listen(ctx, []string{c.opts.PolicyChannel}, func(m any) {
 		switch m := m.(type) {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" {

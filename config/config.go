@@ -71,6 +71,7 @@ var Vars = []Var{
 	{Env: "CONFIRMATION_TOKEN_TTL", Flag: "confirmation-token-ttl", Default: "24h", Usage: "lifetime of email-confirmation links", Kind: Duration},
 	{Env: "OAUTH_REDIRECT_MODE", Flag: "oauth-redirect-mode", Default: "query", Usage: "query (access_token in the front-end URL, Strapi's documented flow) or session (tokens stay server-side)"},
 	{Env: "REDIS_URL", Flag: "redis-url", Default: "", Usage: "redis://host:6379/0 to share rate limits (and policy change notices) between instances", Secret: true},
+	{Env: "REDIS_WATCHER_CHANNEL", Flag: "redis-watcher-channel", Default: "/casbin", Usage: "with REDIS_URL: the channel of Casbin's redis-watcher, on which policy changes are announced to (and heard from) plain Casbin enforcers sharing the database"},
 	{Env: "CORS_ORIGINS", Flag: "cors-origins", Default: "", Usage: "comma-separated origins allowed to call the API from a browser (https://app.example.com, http://localhost:*, or * without credentials); default: http://localhost:* and http://127.0.0.1:* in development, none in production"},
 	{Env: "CORS_CREDENTIALS", Flag: "cors-credentials", Default: "true", Usage: "send Access-Control-Allow-Credentials: true (cookies and Authorization from other origins)", Kind: Bool},
 	{Env: "METRICS_ADDR", Flag: "metrics-addr", Default: "", Usage: "host:port of a separate listener serving Prometheus metrics at /metrics, e.g. 127.0.0.1:9464 (default: off)"},
@@ -120,6 +121,8 @@ type Config struct {
 
 	OAuthRedirectMode string
 	RedisURL          string
+	// RedisWatcherChannel is the channel of Casbin's redis-watcher.
+	RedisWatcherChannel string
 
 	// JWTManagement is "legacy-support" or "refresh"; Sessions configures
 	// refresh mode (sessions.go).
@@ -260,6 +263,9 @@ func Parse(values map[string]string) (Config, error) {
 		return c, bad("OAUTH_REDIRECT_MODE", "want query or session")
 	}
 	c.RedisURL = get("REDIS_URL")
+	if c.RedisWatcherChannel = get("REDIS_WATCHER_CHANNEL"); strings.TrimSpace(c.RedisWatcherChannel) == "" {
+		return c, bad("REDIS_WATCHER_CHANNEL", "want a channel name such as /casbin")
+	}
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 			return c, fmt.Errorf("config: REDIS_URL: want redis://host:port/db")
