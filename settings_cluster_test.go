@@ -140,6 +140,19 @@ func settingChanges(p *settingsPair) []settingChange {
 				code, _ := p.b.do("GET", "/api/connect/github?callback="+"https://other.example/connect/github/redirect", "", "")
 				return code == http.StatusFound
 			}},
+		{name: "custom provider acme added", method: "PUT", path: providersPath,
+			body: `{"providers":{"acme":{"type":"oauth2","enabled":true,"key":"acme-id","secret":"acme-secret",` +
+				`"callback":"https://front.example/connect/acme/redirect","authorizeUrl":"https://acme.example/authorize",` +
+				`"tokenUrl":"https://acme.example/token","userinfoUrl":"https://acme.example/userinfo","idPath":"id","emailPath":"email"}}}`,
+			seen: func(p *settingsPair) bool {
+				code, _ := p.b.do("GET", "/api/connect/acme", "", "")
+				return code == http.StatusFound
+			}},
+		{name: "custom provider acme removed", method: "PUT", path: providersPath, body: `{"providers":{"acme":null}}`,
+			seen: func(p *settingsPair) bool {
+				code, _ := p.b.do("GET", "/api/connect/acme", "", "")
+				return code == http.StatusNotFound
+			}},
 		{name: "provider github disabled", method: "PUT", path: providersPath, body: `{"providers":{"github":{"enabled":false}}}`,
 			seen: func(p *settingsPair) bool {
 				code, body := p.b.do("GET", "/api/connect/github", "", "")

@@ -29,8 +29,8 @@ func (s *Server) newProviderCallback() func(*gin.Context) error {
 	return func(c *gin.Context) error {
 		err := s.providerCallback(c, used)
 		provider := c.Param("provider")
-		if _, known := s.registry().Get(provider); known != nil {
-			provider = "unknown" // the label takes only registered names
+		if _, known, _ := s.providerSetting(ctx(c), provider); !known || provider == providers.Email {
+			provider = "unknown" // the label takes only existing providers' names
 		}
 		s.countLogin(provider, err)
 		return err

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -238,12 +239,10 @@ func (s *Server) consumed() Consumed {
 	return newConsumedSet(s.now)
 }
 
-// registry returns the configured providers, or Strapi's built-ins.
+// registry returns the configured providers (New fills in Strapi's
+// built-ins when none are given).
 func (s *Server) registry() *providers.Registry {
-	if s.cfg.Providers != nil {
-		return s.cfg.Providers
-	}
-	return providers.NewRegistry(providers.Defaults()...)
+	return s.cfg.Providers
 }
 
 // redirectMode returns the configured mode, or an error for a value that is
@@ -271,22 +270,29 @@ func (s *Server) providerContext(c *gin.Context) context.Context {
 	return ctx(c)
 }
 
-// enabledProvider resolves :provider: "local", "email" and unknown names are
-// 404, a disabled provider is Strapi's 400.
+// enabledProvider resolves :provider, a registered provider or a custom one
+// from the settings: "local", "email" and unknown names are 404, a disabled
+// provider is Strapi's 400.
 func (s *Server) enabledProvider(c *gin.Context) (providers.Provider, providers.Settings, error) {
 	name := c.Param("provider")
 	unknown := NotFoundError("Unknown auth provider")
 	if name == providers.Local || name == providers.Email {
 		return providers.Provider{}, providers.Settings{}, unknown
 	}
+	set, known, err := s.providerSetting(ctx(c), name)
+	if err != nil {
+		return providers.Provider{}, providers.Settings{}, err
+	}
+	if !known {
+		return providers.Provider{}, providers.Settings{}, unknown
+	}
 	p, err := s.registry().Get(name)
+	if err != nil && set.IsCustom() {
+		p, err = s.registry().Custom(name, set)
+	}
 	if err != nil {
 		unknown.Err = err
 		return providers.Provider{}, providers.Settings{}, unknown
-	}
-	set, err := s.providerSetting(ctx(c), name)
-	if err != nil {
-		return providers.Provider{}, providers.Settings{}, err
 	}
 	if !set.Enabled {
 		return providers.Provider{}, providers.Settings{}, ApplicationError("This provider is disabled")
@@ -560,11 +566,12 @@ func (s *Server) warnGuessedPublicURL(parent context.Context, only []string) {
 		return
 	}
 	var enabled []string
-	for _, name := range s.registry().Names() {
-		if all[name].Enabled && (only == nil || contains(only, name)) {
+	for name, set := range all {
+		if name != providers.Email && set.Enabled && (only == nil || contains(only, name)) {
 			enabled = append(enabled, name)
 		}
 	}
+	sort.Strings(enabled)
 	if len(enabled) > 0 {
 		s.log.Warn("PUBLIC_URL is not set but OAuth providers are enabled: their redirect URI is "+
 			s.cfg.PublicURL+"/api/connect/<provider>/callback, which browsers outside this machine cannot reach; set PUBLIC_URL",

@@ -209,6 +209,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://localhost:1337"
 	}
+	if cfg.Providers == nil {
+		// One registry for the server's life: it holds the discovery
+		// cache of the custom OpenID Connect providers.
+		cfg.Providers = providers.NewRegistry(providers.Defaults()...)
+	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	s := &Server{
 		cfg:      cfg,

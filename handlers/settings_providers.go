@@ -21,33 +21,47 @@ const secretMask = "••••••••"
 
 // providerSettings returns the grant store (spec §4.4, §7) of every
 // registered provider and the "email" toggle: Strapi's defaults (callbacks
-// under PUBLIC_URL/api/auth) with the stored fields decoded over them.
+// under PUBLIC_URL/api/auth) with the stored fields decoded over them; and
+// the custom providers an admin defined (stored entries with a type, under
+// a name no registered provider has). The grant store is one settings
+// document, so custom providers reach every instance as the other provider
+// settings do (the settings revision and its notices).
 func (s *Server) providerSettings(c context.Context) (map[string]providers.Settings, error) {
 	all := s.registry().DefaultSettings(s.cfg.PublicURL + "/api/auth")
 	var stored map[string]json.RawMessage
 	if _, err := s.store.Settings().Get(c, store.KeyGrant, &stored); err != nil {
 		return nil, err
 	}
-	for name, def := range all {
-		raw, ok := stored[name]
-		if !ok || string(raw) == "null" {
+	for name, raw := range stored {
+		if string(raw) == "null" {
 			continue
 		}
+		def, registered := all[name]
 		if err := json.Unmarshal(raw, &def); err != nil {
 			return nil, fmt.Errorf("handlers: provider settings %s: %w", name, err)
 		}
-		all[name] = def
+		switch {
+		case registered:
+			def.Type = "" // a built-in stays a built-in
+			all[name] = def
+		case def.IsCustom() && providers.ValidName(name):
+			all[name] = def
+		}
+		// Anything else (a provider no longer registered) is kept as
+		// stored, unused.
 	}
 	return all, nil
 }
 
-// providerSetting returns one provider's settings (see providerSettings).
-func (s *Server) providerSetting(c context.Context, name string) (providers.Settings, error) {
+// providerSetting returns one provider's settings (see providerSettings);
+// known is false when there is no such provider.
+func (s *Server) providerSetting(c context.Context, name string) (set providers.Settings, known bool, err error) {
 	all, err := s.providerSettings(c)
 	if err != nil {
-		return providers.Settings{}, err
+		return providers.Settings{}, false, err
 	}
-	return all[name], nil
+	set, known = all[name]
+	return set, known, nil
 }
 
 // getProviders is GET /api/users-permissions/providers (admin): Strapi's
@@ -84,8 +98,10 @@ func (s *Server) getProviders(c *gin.Context) error {
 // {"providers": {<name>: {enabled, key, secret, callback, scope, …}}}.
 // Entries replace the stored fields they name; absent providers and fields
 // keep their values, and a masked secret keeps the stored one unless an
-// endpoint changes (endpointsChanged), which clears it. Unknown
-// providers or fields, wrong types and bad URLs are 400.
+// endpoint changes (endpointsChanged), which clears it. An entry under a
+// new name with a "type" adds a custom provider (settings_providers_custom.go);
+// null removes one. Unknown providers or fields, wrong types and bad URLs
+// are 400.
 func (s *Server) updateProviders(c *gin.Context) error {
 	b, err := readBody(c)
 	if err != nil {
@@ -112,14 +128,37 @@ func (s *Server) updateProviders(c *gin.Context) error {
 	sort.Strings(names)
 	var v validator
 	updated := map[string]providers.Settings{}
-	var newlyEnabled []string
+	var newlyEnabled, removed []string
+	customs := countCustom(current)
 	for _, name := range names {
+		raw := entries[name]
 		cur, known := current[name]
-		if !known {
-			v.addPath([]string{"providers", name}, "Unknown provider: "+clipText(name, 64))
+		if string(raw) == "null" {
+			// null removes a custom provider; the others stay.
+			switch {
+			case known && cur.IsCustom():
+				removed = append(removed, name)
+			case known:
+				v.addPath([]string{"providers", name}, "Only custom providers can be removed")
+			default:
+				v.addPath([]string{"providers", name}, "Unknown provider: "+clipText(name, 64))
+			}
 			continue
 		}
-		next := decodeProviderEntry(&v, name, entries[name], cur)
+		if !known {
+			var ok bool
+			if cur, ok = s.newCustomProvider(&v, name, raw, customs); !ok {
+				continue
+			}
+			customs++
+		} else if !cur.IsCustom() && hasField(raw, "type") {
+			v.addPath([]string{"providers", name, "type"}, "A built-in provider is called "+name+": choose another name")
+			continue
+		}
+		next := decodeProviderEntry(&v, name, raw, cur)
+		if next.IsCustom() {
+			checkCustomProvider(&v, name, next)
+		}
 		if name != providers.Email && next.Enabled {
 			if next.Key == "" {
 				v.addPath([]string{"providers", name, "key"}, "key is required when the provider is enabled")
@@ -150,6 +189,9 @@ func (s *Server) updateProviders(c *gin.Context) error {
 	}
 	for name, set := range updated {
 		doc[name] = set
+	}
+	for _, name := range removed {
+		delete(doc, name)
 	}
 	if err := s.store.Settings().Put(ctx(c), store.KeyGrant, doc); err != nil {
 		return err
@@ -182,8 +224,11 @@ func decodeProviderEntry(v *validator, name string, raw json.RawMessage, cur pro
 		return cur
 	}
 	allowed := providerFields
-	if name == providers.Email {
+	switch {
+	case name == providers.Email:
 		allowed = []string{"enabled", "icon"}
+	case cur.IsCustom():
+		allowed = customFields[cur.Type]
 	}
 	keys := make([]string, 0, len(fields))
 	for k := range fields {
@@ -209,6 +254,13 @@ func decodeProviderEntry(v *validator, name string, raw json.RawMessage, cur pro
 			if json.Unmarshal(val, &next.Enabled) != nil {
 				typeErr("boolean")
 			}
+		case "pkce":
+			var on bool
+			if json.Unmarshal(val, &on) != nil {
+				typeErr("boolean")
+				continue
+			}
+			next.PKCE = &on
 		case "scope":
 			var sc []string
 			if json.Unmarshal(val, &sc) != nil {
@@ -249,7 +301,9 @@ func decodeProviderEntry(v *validator, name string, raw json.RawMessage, cur pro
 					continue
 				}
 				next.Subdomain = str
-			case "jwksurl", "issuer", "authorizeUrl", "tokenUrl", "apiUrl":
+			case "type", "displayName", "emailClaim", "usernameClaim", "idPath", "emailPath", "usernamePath", "emailVerifiedPath":
+				decodeCustomField(v, path, k, str, &next)
+			case "jwksurl", "issuer", "authorizeUrl", "tokenUrl", "apiUrl", "userinfoUrl":
 				if str != "" && !validEndpoint(str) {
 					v.addPath(path, k+" must be an absolute http(s) URL")
 					continue
@@ -265,6 +319,8 @@ func decodeProviderEntry(v *validator, name string, raw json.RawMessage, cur pro
 					next.TokenURL = str
 				case "apiUrl":
 					next.APIURL = str
+				case "userinfoUrl":
+					next.UserinfoURL = str
 				}
 			}
 		}
@@ -281,10 +337,12 @@ func decodeProviderEntry(v *validator, name string, raw json.RawMessage, cur pro
 
 // endpointsChanged reports whether the provider's secret would go to, or be
 // vouched for by, another server: any endpoint, the issuer, the JWKS or the
-// subdomain (the host of Auth0, Cognito and Keycloak) differs.
+// subdomain (the host of Auth0, Cognito and Keycloak) differs; or a custom
+// provider's userinfo endpoint, which receives the access token.
 func endpointsChanged(cur, next providers.Settings) bool {
 	return cur.AuthorizeURL != next.AuthorizeURL || cur.TokenURL != next.TokenURL || cur.APIURL != next.APIURL ||
-		cur.Issuer != next.Issuer || cur.JWKSURL != next.JWKSURL || cur.Subdomain != next.Subdomain
+		cur.Issuer != next.Issuer || cur.JWKSURL != next.JWKSURL || cur.Subdomain != next.Subdomain ||
+		cur.UserinfoURL != next.UserinfoURL
 }
 
 // validEndpoint accepts an absolute http(s) URL with a host and no user info.

@@ -34,8 +34,9 @@ func DefaultSettings(baseURL string) map[string]Settings {
 // profile mapping and email verification) plus GitLab. Each call returns
 // fresh values.
 //
-// Left out: "email" (a local-login toggle, see Email) and Twitter (OAuth
-// 1.0a, see the package comment). Instagram's numeric-key "app_id" variant of
+// Left out: "email" (a local-login toggle, see Email). Twitter is X's OAuth
+// 2.0 with PKCE rather than Strapi's OAuth 1.0a (see the package comment);
+// it keeps Strapi's name, icon and callbackUrl. Instagram's numeric-key "app_id" variant of
 // the retired Basic Display API is not reproduced; client_id is sent.
 func Defaults() []Provider {
 	return []Provider{
@@ -117,6 +118,22 @@ func Defaults() []Provider {
 			},
 			APIURL:            "https://api.vk.com",
 			Profile:           vkProfile,
+			legacyCallbackURL: true,
+		},
+		{
+			// X's OAuth 2.0: PKCE is required, a confidential client
+			// authenticates with HTTP Basic, and users.email gives the
+			// confirmed email (users/me?user.fields=confirmed_email).
+			Name: "twitter", DisplayName: "Twitter", Icon: "twitter",
+			Scopes: []string{"users.read", "tweet.read", "users.email"}, ScopeDelimiter: " ",
+			Endpoint: oauth2.Endpoint{
+				AuthURL:   "https://x.com/i/oauth2/authorize",
+				TokenURL:  "https://api.x.com/2/oauth2/token",
+				AuthStyle: oauth2.AuthStyleInHeader,
+			},
+			APIURL:            "https://api.x.com/2",
+			PKCE:              true,
+			Profile:           twitterProfile,
 			legacyCallbackURL: true,
 		},
 		{

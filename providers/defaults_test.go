@@ -42,7 +42,7 @@ func TestDefaultSettingsGolden(t *testing.T) {
 func TestDefaultSettings(t *testing.T) {
 	m := providers.DefaultSettings("http://localhost:1337/api/auth")
 	wantNames := []string{"auth0", "cas", "cognito", "discord", "email", "facebook", "github", "gitlab",
-		"google", "instagram", "keycloak", "linkedin", "microsoft", "patreon", "reddit", "twitch", "vk"}
+		"google", "instagram", "keycloak", "linkedin", "microsoft", "patreon", "reddit", "twitch", "twitter", "vk"}
 	var names []string
 	for n := range m {
 		names = append(names, n)
@@ -74,6 +74,7 @@ func TestDefaultSettings(t *testing.T) {
 		{"instagram", "instagram", []string{"user_profile"}, ""},
 		{"vk", "vk", []string{"email"}, ""},
 		{"twitch", "twitch", []string{"user:read:email"}, ""},
+		{"twitter", "twitter", []string{"users.read", "tweet.read", "users.email"}, ""},
 		{"linkedin", "linkedin", []string{"r_liteprofile", "r_emailaddress"}, ""},
 		{"cognito", "aws", []string{"email", "openid", "profile"}, "my.subdomain.com"},
 		{"reddit", "reddit", []string{"identity"}, ""},
@@ -101,7 +102,7 @@ func TestDefaultSettings(t *testing.T) {
 // the first ten providers store it as callbackUrl, the others as callback.
 func TestDefaultSettingsCallback(t *testing.T) {
 	legacy := map[string]bool{"discord": true, "facebook": true, "google": true, "github": true,
-		"microsoft": true, "instagram": true, "vk": true, "twitch": true, "linkedin": true}
+		"microsoft": true, "instagram": true, "vk": true, "twitch": true, "linkedin": true, "twitter": true}
 	for _, prefix := range []string{"/api", "/v1", "", "/api/v2"} {
 		base := "http://localhost:1337" + prefix + "/auth"
 		for n, s := range providers.DefaultSettings(base) {
@@ -186,6 +187,7 @@ func TestEndpointsAndScopes(t *testing.T) {
 		{"instagram", "", "https://api.instagram.com/oauth/authorize", "https://api.instagram.com/oauth/access_token", "user_profile", oauth2.AuthStyleInParams, false},
 		{"vk", "", "https://oauth.vk.com/authorize", "https://oauth.vk.com/access_token", "email", oauth2.AuthStyleInParams, false},
 		{"twitch", "", "https://id.twitch.tv/oauth2/authorize", "https://id.twitch.tv/oauth2/token", "user:read:email", oauth2.AuthStyleInParams, false},
+		{"twitter", "", "https://x.com/i/oauth2/authorize", "https://api.x.com/2/oauth2/token", "users.read tweet.read users.email", oauth2.AuthStyleInHeader, true},
 		{"linkedin", "", "https://www.linkedin.com/oauth/v2/authorization", "https://www.linkedin.com/oauth/v2/accessToken", "r_liteprofile r_emailaddress", oauth2.AuthStyleInParams, false},
 		{"cognito", "", "https://my.subdomain.com/oauth2/authorize", "https://my.subdomain.com/oauth2/token", "email openid profile", oauth2.AuthStyleInParams, true},
 		{"cognito", "auth.example.com", "https://auth.example.com/oauth2/authorize", "https://auth.example.com/oauth2/token", "email openid profile", oauth2.AuthStyleInParams, true},

@@ -234,6 +234,9 @@ type discovered struct {
 	endpoint oauth2.Endpoint
 }
 
+// maxCachedIssuers bounds an oidcResolver's cache.
+const maxCachedIssuers = 64
+
 // oidcResolver caches discovery documents by issuer. Failures are not cached.
 type oidcResolver struct {
 	mu    sync.Mutex
@@ -269,6 +272,11 @@ func (r *oidcResolver) discover(ctx context.Context, issuer string) (*discovered
 	}
 	d = &discovered{provider: op, endpoint: ep}
 	r.mu.Lock()
+	if len(r.cache) >= maxCachedIssuers {
+		// Issuers come from settings an admin may change at will: start
+		// over rather than grow without bound.
+		clear(r.cache)
+	}
 	r.cache[issuer] = d
 	r.mu.Unlock()
 	return d, nil
@@ -297,17 +305,12 @@ func (r *oidcResolver) profile(ctx context.Context, p Provider, tok *oauth2.Toke
 	if err != nil {
 		return Profile{}, err
 	}
-	var cl struct {
-		Email             string `json:"email"`
-		EmailVerified     any    `json:"email_verified"`
-		PreferredUsername string `json:"preferred_username"`
-		Nickname          string `json:"nickname"`
-		Name              string `json:"name"`
-	}
-	if err := idt.Claims(&cl); err != nil {
+	var claims map[string]any
+	if err := idt.Claims(&claims); err != nil {
 		return Profile{}, tokenVerifyFailed(err)
 	}
-	if cl.Email == "" && tok.AccessToken != "" && d.provider.UserInfoEndpoint() != "" {
+	emailClaim := firstNonEmpty(s.EmailClaim, "email")
+	if claimString(claims, emailClaim) == "" && tok.AccessToken != "" && d.provider.UserInfoEndpoint() != "" {
 		ui, err := d.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 		if err != nil {
 			return Profile{}, &Error{Kind: ErrUpstream, Message: "Provider request failed", Err: redact(err)}
@@ -315,16 +318,34 @@ func (r *oidcResolver) profile(ctx context.Context, p Provider, tok *oauth2.Toke
 		if ui.Subject != idt.Subject {
 			return Profile{}, tokenVerifyFailed(nil)
 		}
-		if err := ui.Claims(&cl); err != nil {
+		var more map[string]any
+		if err := ui.Claims(&more); err != nil {
 			return Profile{}, &Error{Kind: ErrUpstream, Message: "Invalid response from provider", Err: err}
 		}
+		// The id_token's verified claims win over the userinfo answer's.
+		for k, v := range claims {
+			more[k] = v
+		}
+		claims = more
 	}
-	if cl.Email == "" {
+	email := claimString(claims, emailClaim)
+	if email == "" {
 		return Profile{}, noEmail()
 	}
-	if cl.EmailVerified != true && cl.EmailVerified != "true" {
+	if v := claims["email_verified"]; v != true && v != "true" {
 		return Profile{}, notVerified(p.DisplayName)
 	}
-	username := firstNonEmpty(cl.PreferredUsername, cl.Nickname, cl.Name, localPart(cl.Email))
-	return Profile{ID: idt.Subject, Username: username, Email: cl.Email, EmailVerified: true}, nil
+	username := localPart(email)
+	if s.UsernameClaim != "" {
+		username = firstNonEmpty(claimString(claims, s.UsernameClaim), username)
+	} else {
+		username = firstNonEmpty(claimString(claims, "preferred_username"), claimString(claims, "nickname"),
+			claimString(claims, "name"), username)
+	}
+	return Profile{ID: idt.Subject, Username: username, Email: email, EmailVerified: true}, nil
+}
+
+// claimString is the claim name of claims as text: a string or a number.
+func claimString(claims map[string]any, name string) string {
+	return scalarString(claims[name])
 }

@@ -269,6 +269,7 @@ func TestIDTokenNonce(t *testing.T) {
 	}{
 		{"cognito", provider(t, "cognito"), iss.CognitoSettings()},
 		{"oidc", providers.NewOIDC("corp", iss.URL), iss.Settings()},
+		{"custom oidc", custom(t, "corp", iss.CustomSettings()), iss.CustomSettings()},
 	} {
 		tests := []struct {
 			name string

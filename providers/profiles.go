@@ -442,3 +442,25 @@ func extraString(tok *oauth2.Token, key string) string {
 	}
 	return ""
 }
+
+// twitter: GET /users/me?user.fields=confirmed_email (X API v2, scope
+// users.email). username is the handle, as Strapi's screen_name; X returns
+// confirmed_email only once the address is confirmed, so its presence is
+// the verification (Strapi: "email present"; without one, "Email not
+// verified by Twitter", as Facebook's and Twitch's).
+func twitterProfile(ctx context.Context, c *http.Client, tok *oauth2.Token, s Settings) (Profile, error) {
+	var b struct {
+		Data struct {
+			ID             flexString `json:"id"`
+			Username       string     `json:"username"`
+			ConfirmedEmail string     `json:"confirmed_email"`
+		} `json:"data"`
+	}
+	if err := GetJSON(ctx, c, s.APIURL+"/users/me?user.fields=confirmed_email", tok, nil, &b); err != nil {
+		return Profile{}, err
+	}
+	if b.Data.ConfirmedEmail == "" {
+		return Profile{}, notVerified("Twitter")
+	}
+	return Profile{ID: string(b.Data.ID), Username: b.Data.Username, Email: b.Data.ConfirmedEmail, EmailVerified: true}, nil
+}

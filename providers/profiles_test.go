@@ -244,6 +244,14 @@ func TestAPIProfiles(t *testing.T) {
 			routes:  map[string]any{"/method/users.get": map[string]any{"response": []any{map[string]any{"id": 2, "first_name": "A", "last_name": "B"}}}},
 			wantErr: providers.ErrInvalidToken, wantMsg: "Invalid VK access token"},
 
+		// twitter (X API v2)
+		{name: "twitter", provider: "twitter",
+			routes: map[string]any{"/users/me": map[string]any{"data": map[string]any{"id": "2244994945", "name": "X Dev", "username": "XDevelopers", "confirmed_email": "Dev@X.example"}}},
+			want:   providers.Profile{ID: "2244994945", Username: "XDevelopers", Email: "dev@x.example", EmailVerified: true}},
+		{name: "twitter without a confirmed email", provider: "twitter",
+			routes:  map[string]any{"/users/me": map[string]any{"data": map[string]any{"id": "1", "username": "x"}}},
+			wantErr: providers.ErrEmailNotVerified, wantMsg: "Email not verified by Twitter"},
+
 		// twitch
 		{name: "twitch", provider: "twitch",
 			routes: map[string]any{"/helix/users": map[string]any{"data": []any{map[string]any{"id": "141981764", "login": "twitchdev", "email": "dev@twitch.tv"}}}},
@@ -368,6 +376,10 @@ func TestAPIProfiles(t *testing.T) {
 				case "patreon":
 					if got, want := r.Query.Get("fields[user]"), "full_name,email,is_email_verified"; got != want {
 						t.Errorf("patreon fields[user] = %q, want %q", got, want)
+					}
+				case "twitter":
+					if got, want := r.Query.Get("user.fields"), "confirmed_email"; got != want {
+						t.Errorf("twitter user.fields = %q, want %q", got, want)
 					}
 				case "vk":
 					if got, want := r.Query.Get("v"), "5.122"; got != want {

@@ -7,7 +7,9 @@
 // that fetches the profile. Settings is one provider's stored admin
 // configuration, in the JSON shape of Strapi's grant store. Defaults lists
 // the built-in providers; NewOIDC adds any OpenID Connect issuer through
-// discovery; an application adds its own with Registry.Add.
+// discovery; an application adds its own with Registry.Add, and an admin
+// defines OpenID Connect and OAuth 2.0 providers in the settings
+// (Registry.Custom).
 //
 // Outgoing requests use the *http.Client found in the context under
 // oauth2.HTTPClient (see WithHTTPClient), or a client of its own; every
@@ -17,9 +19,10 @@
 // Email verification follows Strapi 5.53 exactly (see each provider in
 // Defaults). Instagram, Reddit and Microsoft make no verification claim:
 // their Profile has EmailVerified false and callers decide what that allows.
-// Twitter is not provided: it is OAuth 1.0a (request-token dance and signed
-// requests, which x/oauth2 does not do) and its v1.1 verify_credentials
-// endpoint that Strapi calls now needs a paid API tier.
+// Twitter (X) is offered through OAuth 2.0 with PKCE and the v2 users/me
+// endpoint, not Strapi's OAuth 1.0a (request-token dance and signed
+// requests, which x/oauth2 does not do; the v1.1 verify_credentials endpoint
+// Strapi calls now needs a paid API tier).
 package providers
 
 import (
@@ -82,6 +85,30 @@ type Settings struct {
 	AuthorizeURL string `json:"authorizeUrl,omitempty"`
 	TokenURL     string `json:"tokenUrl,omitempty"`
 	APIURL       string `json:"apiUrl,omitempty"`
+
+	// The fields below define a custom provider (Registry.Custom); they
+	// are empty for the registered ones.
+
+	// Type is TypeOIDC or TypeOAuth2.
+	Type string `json:"type,omitempty"`
+	// DisplayName names the provider in messages ("Email not verified
+	// by <DisplayName>") and on the admin page; the name when empty.
+	DisplayName string `json:"displayName,omitempty"`
+	// EmailClaim and UsernameClaim name the id_token (or userinfo) claims
+	// of a TypeOIDC provider: "email" and preferred_username, nickname or
+	// name when empty.
+	EmailClaim    string `json:"emailClaim,omitempty"`
+	UsernameClaim string `json:"usernameClaim,omitempty"`
+	// UserinfoURL is the profile endpoint of a TypeOAuth2 provider.
+	UserinfoURL string `json:"userinfoUrl,omitempty"`
+	// PKCE turns PKCE off for a TypeOAuth2 provider when false (nil: on).
+	PKCE *bool `json:"pkce,omitempty"`
+	// IDPath, EmailPath, UsernamePath and EmailVerifiedPath locate the
+	// profile in a TypeOAuth2 provider's userinfo answer (JSONPath).
+	IDPath            string `json:"idPath,omitempty"`
+	EmailPath         string `json:"emailPath,omitempty"`
+	UsernamePath      string `json:"usernamePath,omitempty"`
+	EmailVerifiedPath string `json:"emailVerifiedPath,omitempty"`
 }
 
 // MarshalJSON writes the grant-store shape. An entry with nothing but
@@ -101,7 +128,7 @@ func (s Settings) MarshalJSON() ([]byte, error) {
 func (s Settings) toggleOnly() bool {
 	return s.Key == "" && s.Secret == "" && s.Callback == "" && s.CallbackURL == "" &&
 		len(s.Scope) == 0 && s.Subdomain == "" && s.JWKSURL == "" && s.Issuer == "" &&
-		s.AuthorizeURL == "" && s.TokenURL == "" && s.APIURL == ""
+		s.AuthorizeURL == "" && s.TokenURL == "" && s.APIURL == "" && !s.IsCustom()
 }
 
 // ProfileFunc fetches and maps the profile of the token's owner. s.APIURL is

@@ -78,11 +78,11 @@ func connectNonce(t testing.TB, p providers.Provider, s providers.Settings) (*oa
 func TestRegistry(t *testing.T) {
 	r := providers.NewRegistry(providers.Defaults()...)
 	want := []string{"auth0", "cas", "cognito", "discord", "facebook", "github", "gitlab", "google",
-		"instagram", "keycloak", "linkedin", "microsoft", "patreon", "reddit", "twitch", "vk"}
+		"instagram", "keycloak", "linkedin", "microsoft", "patreon", "reddit", "twitch", "twitter", "vk"}
 	if got := r.Names(); !slices.Equal(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)
 	}
-	for _, name := range []string{"twitter", "email", "GitHub", ""} {
+	for _, name := range []string{"email", "GitHub", ""} {
 		_, err := r.Get(name)
 		if !errors.Is(err, providers.ErrUnknownProvider) {
 			t.Errorf("Get(%q) = %v, want ErrUnknownProvider", name, err)

@@ -11,6 +11,9 @@ import (
 type Registry struct {
 	mu     sync.RWMutex
 	byName map[string]Provider
+	// customOIDC is the discovery cache of the custom OpenID Connect
+	// providers (Custom), by issuer.
+	customOIDC *oidcResolver
 }
 
 // NewRegistry returns a registry holding ps; a later provider replaces an
@@ -20,7 +23,7 @@ type Registry struct {
 //	reg := providers.NewRegistry(providers.Defaults()...)
 //	err := reg.Add(providers.NewOIDC("corp", "https://sso.example.com"))
 func NewRegistry(ps ...Provider) *Registry {
-	r := &Registry{byName: make(map[string]Provider, len(ps))}
+	r := &Registry{byName: make(map[string]Provider, len(ps)), customOIDC: &oidcResolver{cache: map[string]*discovered{}}}
 	for _, p := range ps {
 		if err := r.Add(p); err != nil {
 			panic(err)
@@ -34,7 +37,7 @@ func NewRegistry(ps ...Provider) *Registry {
 // local-login toggle, and "local", the provider of password users (an OAuth
 // provider of that name would sign in as them).
 func (r *Registry) Add(p Provider) error {
-	if !validName(p.Name) {
+	if !ValidName(p.Name) {
 		return fmt.Errorf("providers: add %q: name must match [a-z0-9_-]+ and not be %q or %q", p.Name, Email, Local)
 	}
 	if p.Profile == nil && !p.isOIDC() {
@@ -83,7 +86,9 @@ func (r *Registry) DefaultSettings(baseURL string) map[string]Settings {
 	return m
 }
 
-func validName(n string) bool {
+// ValidName reports whether n can name a provider: a lower-case URL path
+// segment ([a-z0-9_-], at most 64 bytes) other than "email" and "local".
+func ValidName(n string) bool {
 	if n == "" || n == Email || n == Local || len(n) > 64 {
 		return false
 	}
