@@ -38,7 +38,7 @@ const slowQuery = 200 * time.Millisecond
 // through log.
 func storeOptions(cfg config.Config, log *slog.Logger) store.Options {
 	routeDriverLogs(log)
-	return store.Options{Timeout: cfg.DBTimeout, Logger: log.With("component", "sql"), SlowQuery: slowQuery}
+	return store.Options{Timeout: cfg.DBTimeout, Logger: log.With("component", "sql"), SlowQuery: slowQuery, UserFields: cfg.UserFields}
 }
 
 // newMetrics builds the metrics when METRICS_ADDR is set (nil otherwise).

@@ -81,6 +81,9 @@ var defaultMatrix = []struct {
 	{"public", "PUT", "/api/users-permissions/advanced", false},
 	{"authenticated", "PUT", "/api/users-permissions/advanced", false},
 	{"admin", "PUT", "/api/users-permissions/advanced", true},
+	{"public", "GET", "/api/users-permissions/user-fields", false},
+	{"authenticated", "GET", "/api/users-permissions/user-fields", false},
+	{"admin", "GET", "/api/users-permissions/user-fields", true},
 	// -- end of email routes --
 	// -- OAuth routes --
 	{"public", "GET", "/api/connect/:provider", true},

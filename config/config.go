@@ -5,6 +5,8 @@
 package config
 
 import (
+	"github.com/gatehouse/gatehouse/userfields"
+
 	"fmt"
 	"log/slog"
 	"net"
@@ -58,6 +60,7 @@ var Vars = []Var{
 	{Env: "TRUSTED_PROXIES", Flag: "trusted-proxies", Default: "", Usage: "comma-separated IPs/CIDRs whose X-Forwarded-For is trusted (none by default)"},
 	{Env: "BCRYPT_COST", Flag: "bcrypt-cost", Default: "10", Usage: "bcrypt cost of new password hashes (10–14)", Kind: Int},
 	{Env: "BODY_LIMIT", Flag: "body-limit", Default: "1048576", Usage: "largest request body in bytes", Kind: Int},
+	{Env: "USER_FIELDS_FILE", Flag: "user-fields-file", Default: "", Usage: "YAML or JSON file declaring custom user fields and register.allowedFields (read at start)"},
 	{Env: "POLICY_RELOAD_INTERVAL", Flag: "policy-reload-interval", Default: "10s", Usage: "how often to check the policy and settings revisions, reloading what changed (0 = off)", Kind: Duration},
 	{Env: "POLICY_EXPLAIN_DENIALS", Flag: "policy-explain-denials", Default: "false", Usage: "add X-Gatehouse-Denied-By to 403 answers (role, route, method)", Kind: Bool},
 	{Env: "SMTP_HOST", Flag: "smtp-host", Default: "", Usage: "SMTP server; unset: mail is logged, not sent (development only)"},
@@ -84,6 +87,9 @@ var Vars = []Var{
 
 // Config is the parsed settings.
 type Config struct {
+	// UserFields are the custom user fields USER_FIELDS_FILE declares
+	// (none without it).
+	UserFields  *userfields.Config
 	Host        string
 	Port        int
 	DatabaseURL string
@@ -232,6 +238,9 @@ func Parse(values map[string]string) (Config, error) {
 	}
 	if c.BodyLimit, err = strconv.ParseInt(get("BODY_LIMIT"), 10, 64); err != nil || c.BodyLimit < 1024 {
 		return c, bad("BODY_LIMIT", "want a number of bytes, at least 1024")
+	}
+	if c.UserFields, err = userfields.Load(get("USER_FIELDS_FILE")); err != nil {
+		return c, bad("USER_FIELDS_FILE", err.Error())
 	}
 	if c.PolicyReloadInterval, err = time.ParseDuration(get("POLICY_RELOAD_INTERVAL")); err != nil || c.PolicyReloadInterval < 0 {
 		return c, bad("POLICY_RELOAD_INTERVAL", "want a Go duration such as 10s, or 0 to turn it off")

@@ -32,7 +32,7 @@ func (s *Server) afterRegisterWithConfirmation(c *gin.Context, user store.User) 
 	if err := s.queueMail(ctx(c), store.MailEmailConfirmation, user.Email, false); err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, gin.H{"user": newUserView(user, false)})
+	return writeJSON(c, http.StatusOK, gin.H{"user": userJSON(user, false)})
 }
 
 // emailConfirmation is GET /api/auth/email-confirmation?confirmation=<token>

@@ -116,7 +116,7 @@ func (s *Server) respondWithToken(c *gin.Context, user store.User) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, authResponse{JWT: token, User: newUserView(user, false)})
+	return writeJSON(c, http.StatusOK, authResponse{JWT: token, User: userJSON(user, false)})
 }
 
 // hashPassword hashes with the configured bcrypt cost.

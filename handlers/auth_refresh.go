@@ -184,16 +184,16 @@ func (s *Server) startSession(c *gin.Context, user store.User, b body) error {
 	c.Header("Cache-Control", "no-store")
 	if s.cookieDelivery(c) {
 		s.setRefreshCookie(c, token)
-		return writeJSON(c, http.StatusOK, authResponse{JWT: access, User: newUserView(user, false)})
+		return writeJSON(c, http.StatusOK, authResponse{JWT: access, User: userJSON(user, false)})
 	}
-	return writeJSON(c, http.StatusOK, sessionAuthResponse{JWT: access, RefreshToken: token, User: newUserView(user, false)})
+	return writeJSON(c, http.StatusOK, sessionAuthResponse{JWT: access, RefreshToken: token, User: userJSON(user, false)})
 }
 
 // sessionAuthResponse is {jwt, refreshToken, user}.
 type sessionAuthResponse struct {
-	JWT          string   `json:"jwt"`
-	RefreshToken string   `json:"refreshToken"`
-	User         userView `json:"user"`
+	JWT          string `json:"jwt"`
+	RefreshToken string `json:"refreshToken"`
+	User         any    `json:"user"`
 }
 
 // refreshResponse is {jwt, refreshToken?}.

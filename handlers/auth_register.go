@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -10,7 +11,8 @@ import (
 )
 
 // registerKeys are the only keys register accepts (Strapi v5 with
-// register.allowedFields unset): anything else is refused, so nobody sets
+// register.allowedFields unset; USER_FIELDS_FILE's register.allowedFields
+// adds custom fields): anything else is refused, so nobody sets
 // confirmed, blocked, role or provider on themselves (CVE-2023-39345).
 var registerKeys = []string{"username", "email", "password"}
 
@@ -27,12 +29,17 @@ func (s *Server) register(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if unknown := b.unknownKeys(registerKeys...); len(unknown) > 0 {
+	allowed := append(slices.Clip(registerKeys), s.store.UserFields().Register.AllowedFields...)
+	if unknown := b.unknownKeys(allowed...); len(unknown) > 0 {
 		return ValidationError("Invalid parameters: "+strings.Join(unknown, ", "), nil)
 	}
 	var v validator
 	email, username, password := v.credentials(b)
 	if err := v.err(); err != nil {
+		return err
+	}
+	custom, err := s.customFields(c, b, &v, true, 0)
+	if err != nil {
 		return err
 	}
 	role, err := s.store.Roles().ByType(ctx(c), adv.DefaultRole)
@@ -53,6 +60,7 @@ func (s *Server) register(c *gin.Context) error {
 	user := store.User{
 		DocumentID: store.NewDocumentID(), Username: username, Email: strings.ToLower(email), Provider: "local",
 		Password: hash, Confirmed: !adv.EmailConfirmation, RoleID: &role.ID, PublishedAt: now, TokensValidAfter: now,
+		Custom: custom,
 	}
 	if err := s.store.Users().Register(ctx(c), &user, adv.UniqueEmail); err != nil {
 		if errors.Is(err, store.ErrTaken) {

@@ -37,6 +37,7 @@ func (s *Server) routes() []route {
 		{fn("settings.updateEmailTemplate", http.MethodPut, "/api/users-permissions/email-templates"), false, s.updateEmailTemplate},
 		{fn("settings.getAdvancedSettings", http.MethodGet, "/api/users-permissions/advanced"), false, s.getAdvancedSettings},
 		{fn("settings.updateAdvancedSettings", http.MethodPut, "/api/users-permissions/advanced"), false, s.updateAdvancedSettings},
+		{fn("settings.getUserFields", http.MethodGet, "/api/users-permissions/user-fields"), false, s.fieldDefinitions},
 		// -- end of email routes --
 		// -- OAuth routes (connect, provider callback, provider settings) --
 		// The connect legs are rate limited (a login loop gets 429 before

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/store"
-	"github.com/gatehouse/gatehouse/store/userquery"
 	"github.com/gin-gonic/gin"
 )
 
@@ -18,16 +17,16 @@ func (s *Server) me(c *gin.Context) error {
 	if !ok {
 		return UnauthorizedError("Unauthorized")
 	}
-	q, err := userquery.ParseQuery(c.Request.URL.Query())
+	q, err := s.store.QuerySchema().Parse(c.Request.URL.Query())
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, project(newUserView(*caller, q.PopulateRole), q.Fields))
+	return writeJSON(c, http.StatusOK, project(*caller, q.PopulateRole, q.Fields))
 }
 
 // findUsers is GET /api/users: a bare array, as Strapi answers.
 func (s *Server) findUsers(c *gin.Context) error {
-	q, err := userquery.ParseQuery(c.Request.URL.Query())
+	q, err := s.store.QuerySchema().Parse(c.Request.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -37,14 +36,14 @@ func (s *Server) findUsers(c *gin.Context) error {
 	}
 	out := make([]any, len(users))
 	for i, u := range users {
-		out[i] = project(newUserView(u, q.PopulateRole), q.Fields)
+		out[i] = project(u, q.PopulateRole, q.Fields)
 	}
 	return writeJSON(c, http.StatusOK, out)
 }
 
 // countUsers is GET /api/users/count: a bare number.
 func (s *Server) countUsers(c *gin.Context) error {
-	q, err := userquery.ParseQuery(c.Request.URL.Query())
+	q, err := s.store.QuerySchema().Parse(c.Request.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -58,7 +57,7 @@ func (s *Server) countUsers(c *gin.Context) error {
 // findUser is GET /api/users/:id. An unknown (or non-numeric) id answers
 // 204 with no body, Strapi's documented quirk.
 func (s *Server) findUser(c *gin.Context) error {
-	q, err := userquery.ParseQuery(c.Request.URL.Query())
+	q, err := s.store.QuerySchema().Parse(c.Request.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -66,7 +65,7 @@ func (s *Server) findUser(c *gin.Context) error {
 	if !found || err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, project(newUserView(user, q.PopulateRole), q.Fields))
+	return writeJSON(c, http.StatusOK, project(user, q.PopulateRole, q.Fields))
 }
 
 // createUser is POST /api/users: 201 with the role populated.
@@ -80,6 +79,10 @@ func (s *Server) createUser(c *gin.Context) error {
 	confirmed, _ := v.boolean(b, "confirmed")
 	blocked, _ := v.boolean(b, "blocked")
 	if err := v.err(); err != nil {
+		return err
+	}
+	custom, err := s.customFields(c, b, &v, true, 0)
+	if err != nil {
 		return err
 	}
 	if err := checkUserLengths(username, email, password); err != nil {
@@ -118,12 +121,13 @@ func (s *Server) createUser(c *gin.Context) error {
 	}
 	now := s.now().UTC()
 	user := store.User{DocumentID: store.NewDocumentID(), Username: username, Email: email, Provider: "local",
-		Password: hash, Confirmed: confirmed, Blocked: blocked, RoleID: &role.ID, PublishedAt: now, TokensValidAfter: now}
+		Password: hash, Confirmed: confirmed, Blocked: blocked, RoleID: &role.ID, PublishedAt: now, TokensValidAfter: now,
+		Custom: custom}
 	if err := s.store.Users().Create(ctx(c), &user); err != nil {
 		return err
 	}
 	user.Role = &role
-	return writeJSON(c, http.StatusCreated, newUserView(user, true))
+	return writeJSON(c, http.StatusCreated, userJSON(user, true))
 }
 
 // updateUser is PUT /api/users/:id (spec §2.10). Unknown keys are ignored.
@@ -178,6 +182,11 @@ func (s *Server) updateUser(c *gin.Context) error {
 	if err := v.err(); err != nil {
 		return err
 	}
+	custom, err := s.customFields(c, b, &v, false, id)
+	if err != nil {
+		return err
+	}
+	s.customColumns(custom, columns)
 	if _, present := b["role"]; present {
 		role, err := s.roleFromBody(c, b, "")
 		if err != nil {
@@ -223,7 +232,7 @@ func (s *Server) updateUser(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, newUserView(updated, false))
+	return writeJSON(c, http.StatusOK, userJSON(updated, false))
 }
 
 // identifiersFree refuses a username or email ("" when unchanged) that
@@ -257,7 +266,7 @@ func (s *Server) deleteUser(c *gin.Context) error {
 	if err := s.store.Users().Delete(ctx(c), user.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, newUserView(user, false))
+	return writeJSON(c, http.StatusOK, userJSON(user, false))
 }
 
 // userByParam loads the user named by :id. An unknown or non-numeric id
@@ -394,7 +403,8 @@ func (v *validator) boolean(b body, field string) (value, present bool) {
 
 // project keeps only the asked fields (plus id, documentId and a populated
 // role) of a user; no fields means all.
-func project(u userView, fields []string) any {
+func project(user store.User, withRole bool, fields []string) any {
+	u := userJSON(user, withRole)
 	if len(fields) == 0 {
 		return u
 	}

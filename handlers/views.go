@@ -99,8 +99,18 @@ func newUserView(u store.User, withRole bool) userView {
 	return v
 }
 
+// userJSON is the user's public JSON: newUserView's, with the public custom
+// fields (USER_FIELDS_FILE) when the user carries any.
+func userJSON(u store.User, withRole bool) any {
+	v := newUserView(u, withRole)
+	if len(u.Custom) == 0 {
+		return v
+	}
+	return userWithFields{userView: v, custom: u.Custom}
+}
+
 // authResponse is {jwt, user}.
 type authResponse struct {
-	JWT  string   `json:"jwt"`
-	User userView `json:"user"`
+	JWT  string `json:"jwt"`
+	User any    `json:"user"`
 }

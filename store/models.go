@@ -31,6 +31,11 @@ type User struct {
 	CreatedAt        time.Time `json:"createdAt"`
 	UpdatedAt        time.Time `json:"updatedAt"`
 	PublishedAt      time.Time `json:"publishedAt"`
+	// Custom holds custom user fields (USER_FIELDS_FILE) by name: the
+	// public ones read (nil for NULL), or those to write on create. Values
+	// are string, int64, float64, bool, time.Time (datetime), a
+	// "YYYY-MM-DD" string (date) or json.RawMessage (json).
+	Custom map[string]any `gorm:"-" json:"-"`
 }
 
 // TableName keeps Strapi's table name.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/store/userquery"
+	"github.com/gatehouse/gatehouse/userfields"
 	"github.com/glebarez/sqlite"
 	"gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
@@ -141,6 +143,11 @@ type Store struct {
 	settings     *Settings
 	usersOnce    sync.Once
 	userCache    *userCache
+
+	// fields are the custom user fields (userfields.go), schema the query
+	// whitelist with the public ones.
+	fields *userfields.Config
+	schema *userquery.Schema
 }
 
 // Open connects to the database DATABASE_URL names with the default
@@ -230,6 +237,10 @@ func OpenWith(databaseURL string, opts Options) (*Store, error) {
 	}
 	s := &Store{DB: db, Dialect: src.Dialect, Now: func() time.Time { return time.Now().UTC() }, path: sqliteFile(src.Path)}
 	if err := s.watchFile(); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	if err := s.useFields(opts.UserFields); err != nil {
 		sqlDB.Close()
 		return nil, err
 	}
@@ -333,6 +344,9 @@ func (s *Store) Migrate() error {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	if _, err := s.backfillIdentifiers(ctx); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	if err := s.migrateFields(ctx); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	if _, err := settingsRevision.Install(s.DB); err != nil {

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"github.com/gatehouse/gatehouse/userfields"
+
 	"fmt"
 	"log/slog"
 	"math"
@@ -36,6 +38,9 @@ type Options struct {
 	// cancelled request — are not failures.
 	Logger    *slog.Logger
 	SlowQuery time.Duration
+	// UserFields are the custom user fields (USER_FIELDS_FILE): Migrate
+	// adds their columns, Users reads and writes them. Nil: none.
+	UserFields *userfields.Config
 }
 
 func (o Options) timeout() time.Duration {

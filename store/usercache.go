@@ -165,6 +165,11 @@ func (u Users) ForAuth(ctx context.Context, id uint) (User, error) {
 			user.Role = &role
 		}
 	}
+	users := []User{user}
+	if err := u.loadCustom(ctx, users, u.publicFields()); err != nil {
+		return User{}, err
+	}
+	user = users[0]
 	u.cache.put(user, now, gen)
 	return user, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/store/userquery"
+	"github.com/gatehouse/gatehouse/userfields"
 	"gorm.io/gorm"
 )
 
@@ -19,19 +20,24 @@ type Users struct {
 	db     *gorm.DB
 	cache  *userCache
 	schema *userquery.Schema
+	fields *userfields.Config
 }
 
 // Users returns the users accessor.
 func (s *Store) Users() Users {
 	s.usersOnce.Do(func() { s.userCache = newUserCache() })
-	return Users{db: s.DB, cache: s.userCache, schema: userquery.Builtin()}
+	return Users{db: s.DB, cache: s.userCache, schema: s.querySchema(), fields: s.fields}
 }
 
 // ByID returns the user with its role.
 func (u Users) ByID(ctx context.Context, id uint) (User, error) {
 	var user User
-	err := u.db.WithContext(ctx).Joins("Role").Where("up_users.id = ?", id).Take(&user).Error
-	return user, translate(err)
+	if err := u.db.WithContext(ctx).Joins("Role").Where("up_users.id = ?", id).Take(&user).Error; err != nil {
+		return user, translate(err)
+	}
+	users := []User{user}
+	err := u.loadCustom(ctx, users, u.publicFields())
+	return users[0], err
 }
 
 // LocalByEmail finds the local user with this email, compared
@@ -79,11 +85,15 @@ func (u Users) Register(ctx context.Context, user *User, uniqueEmail bool) error
 			}
 			return err
 		}
+		if err := u.writeCustom(tx, user); err != nil {
+			return err
+		}
 		return claimIdentifiers(tx, user)
 	})
 	if err != nil {
 		user.ID = 0
 	}
+	u.keepPublic(user)
 	return translate(err)
 }
 
@@ -95,12 +105,45 @@ func (u Users) Create(ctx context.Context, user *User) error {
 		if err := tx.Create(user).Error; err != nil {
 			return err
 		}
+		if err := u.writeCustom(tx, user); err != nil {
+			return err
+		}
 		return claimIdentifiers(tx, user)
 	})
 	if err != nil {
 		user.ID = 0
 	}
+	u.keepPublic(user)
 	return translate(err)
+}
+
+// writeCustom stores user.Custom (custom fields by name) in the row just
+// inserted, within the insert's transaction: a value another user holds in
+// a unique field is gorm.ErrDuplicatedKey (ErrConflict once translated).
+func (u Users) writeCustom(tx *gorm.DB, user *User) error {
+	if len(user.Custom) == 0 {
+		return nil
+	}
+	columns, err := u.customColumns(user.Custom)
+	if err != nil {
+		return err
+	}
+	return tx.Table("up_users").Where("id = ?", user.ID).Updates(columns).Error
+}
+
+// keepPublic leaves in user.Custom the public custom fields only (nil when
+// unset), as a read would: a private value written never comes back.
+func (u Users) keepPublic(user *User) {
+	names := u.publicFields()
+	if len(names) == 0 {
+		user.Custom = nil
+		return
+	}
+	public := make(map[string]any, len(names))
+	for _, n := range names {
+		public[n] = user.Custom[n]
+	}
+	user.Custom = public
 }
 
 // Update writes the given columns of the user. A new username or email

@@ -46,6 +46,9 @@ func (u Users) Find(ctx context.Context, q userquery.Query) ([]User, error) {
 	if err := db.Find(&users).Error; err != nil {
 		return nil, fmt.Errorf("store: users: find: %w", translate(err))
 	}
+	if err := u.loadCustom(ctx, users, pl.Custom); err != nil {
+		return nil, err
+	}
 	return users, nil
 }
 

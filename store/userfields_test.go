@@ -1,0 +1,83 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/userfields"
+)
+
+// TestMigrateUserFields checks the custom columns' migration on every
+// database: added once (a second Migrate changes nothing), unique enforced
+// by the index, lifted and restored, a column whose type no longer suits
+// its declaration refused at start.
+func TestMigrateUserFields(t *testing.T) {
+	for _, b := range []struct {
+		name string
+		open func(t *testing.T) *Store
+	}{
+		{"sqlite", func(t *testing.T) *Store { return openQueryTestSQLite(t) }},
+		{"postgres", func(t *testing.T) *Store { return openQueryTestPostgres(t) }},
+		{"mysql", func(t *testing.T) *Store { return openQueryTestMySQL(t) }},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.open(t)
+			ctx := context.Background()
+			use := func(yaml string) error {
+				t.Helper()
+				cfg, err := userfields.Parse([]byte(yaml))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.useFields(cfg); err != nil {
+					t.Fatal(err)
+				}
+				return s.Migrate()
+			}
+			const v1 = "fields: [{name: age, type: integer}, {name: badge, type: string, unique: true}, {name: note, type: text}]"
+			if err := use(v1); err != nil {
+				t.Fatalf("Migrate v1: %v", err)
+			}
+			if err := use(v1); err != nil {
+				t.Fatalf("Migrate v1 again: %v", err)
+			}
+			users := s.Users()
+			for _, name := range []string{"ann", "bob"} {
+				u := User{DocumentID: NewDocumentID(), Username: name, Email: name + "@example.com", Provider: "local",
+					Custom: map[string]any{"badge": "b-" + name, "age": int64(len(name))}}
+				if err := users.Create(ctx, &u); err != nil {
+					t.Fatalf("Create %s: %v", name, err)
+				}
+				if u.Custom["badge"] != "b-"+name {
+					t.Errorf("Create %s: Custom = %v", name, u.Custom)
+				}
+			}
+			err := users.Update(ctx, 2, map[string]any{"cf_badge": "b-ann"})
+			if !errors.Is(err, ErrConflict) {
+				t.Errorf("Update to another's unique badge: %v, want ErrConflict", err)
+			}
+			if err := use("fields: [{name: age, type: integer}, {name: badge, type: string}, {name: note, type: text}]"); err != nil {
+				t.Fatalf("Migrate, unique lifted: %v", err)
+			}
+			if err := s.Users().Update(ctx, 2, map[string]any{"cf_badge": "b-ann"}); err != nil {
+				t.Errorf("Update to a shared badge once unique is lifted: %v", err)
+			}
+			if err := use(v1); err == nil || !strings.Contains(err.Error(), "cannot be unique") {
+				t.Errorf("Migrate, unique over shared values: %v, want an error", err)
+			}
+			err = use("fields: [{name: age, type: string}]")
+			if err == nil || !strings.Contains(err.Error(), "not a string") {
+				t.Errorf("Migrate, integer column declared a string: %v, want an error", err)
+			}
+			u, err := s.Users().ByID(ctx, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, has := u.Custom["age"]; !has {
+				t.Errorf("ByID: Custom = %v, want age", u.Custom)
+			}
+		})
+	}
+}
