@@ -71,26 +71,31 @@ func TestRegisterRaceAcrossInstancesSQLite(t *testing.T) {
 	testRegisterRaceAcrossInstances(t, "sqlite://"+filepath.Join(t.TempDir(), "race.db"))
 }
 
+// registerAtOnce sends the two registrations, one to each instance, at the
+// same moment, and returns their statuses and bodies.
+func registerAtOnce(apps [2]itApp, bodies [2]string) (codes [2]int, answers [2]string) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for side, app := range apps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			codes[side], answers[side] = app.do("POST", "/api/auth/local/register", bodies[side], "")
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return codes, answers
+}
+
 func testRegisterRaceAcrossInstances(t *testing.T, databaseURL string) {
 	a := startApp(t, databaseURL, nil)
 	b := startApp(t, databaseURL, nil)
 	const pairs = 100
 	taken := `{"data":null,"error":{"status":400,"name":"ApplicationError","message":"Email or Username are already taken","details":{}}}`
 	race := func(bodyA, bodyB string) (accepted int) {
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		var codes [2]int
-		var bodies [2]string
-		for side, app := range []itApp{a, b} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				codes[side], bodies[side] = app.do("POST", "/api/auth/local/register", []string{bodyA, bodyB}[side], "")
-			}()
-		}
-		close(start)
-		wg.Wait()
+		codes, bodies := registerAtOnce([2]itApp{a, b}, [2]string{bodyA, bodyB})
 		for side := range 2 {
 			switch {
 			case codes[side] == http.StatusOK:

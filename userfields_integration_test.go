@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -223,21 +222,10 @@ func testUniqueFieldRace(t *testing.T, a, b itApp) {
 	const pairs = 30
 	byIndex := 0
 	for i := range pairs {
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		var codes [2]int
-		var bodies [2]string
-		for side, app := range []itApp{a, b} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				codes[side], bodies[side] = app.do("POST", "/api/auth/local/register",
-					fmt.Sprintf(`{"username":"race%d_%d","email":"race%d_%d@example.com","password":"correct-horse","firstName":"Racer","badge":"badge-%d"}`, i, side, i, side, i), "")
-			}()
+		body := func(side int) string {
+			return fmt.Sprintf(`{"username":"race%d_%d","email":"race%d_%d@example.com","password":"correct-horse","firstName":"Racer","badge":"badge-%d"}`, i, side, i, side, i)
 		}
-		close(start)
-		wg.Wait()
+		codes, bodies := registerAtOnce([2]itApp{a, b}, [2]string{body(0), body(1)})
 		accepted := 0
 		for side := range 2 {
 			if strings.Contains(bodies[side], "ApplicationError") {
