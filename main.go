@@ -51,15 +51,19 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run executes the command line and returns the process's exit code: 0, or
-// 1 for any failure (an unknown command or flag, bad settings, a denied
-// check, lint findings, a failed matrix, a diff under --exit-code).
+// run executes the command line and returns the process's exit code: 0, 2
+// for a stale `policy apply --expect-revision`, or 1 for any other failure
+// (an unknown command or flag, bad settings, a denied check, lint findings,
+// a failed matrix, a diff under --exit-code).
 func run(args []string, stdout, stderr io.Writer) int {
 	root := rootCommand()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.Execute(); err != nil {
+		if errors.Is(err, cli.ErrStale) {
+			return 2
+		}
 		if !errors.Is(err, cli.ErrFailed) {
 			fmt.Fprintln(stderr, "gatehouse:", err)
 		}
@@ -322,6 +326,7 @@ func serve(ctx context.Context, cfg config.Config, out io.Writer) error {
 	log.Info("Gatehouse is listening", "url", cfg.PublicURL, "addr", ln.Addr().String(), "database", string(a.store.Dialect),
 		"policyRevision", a.enforcer.Revision())
 	announceAdmin(ctx, cfg, a.store, log)
+	a.enforcer.SetHistoryRetention(cfg.PolicyHistoryRetention)
 	go idle.run(ctx)
 	// The mail queue's worker: delivers queued reset and confirmation mail,
 	// retrying while SMTP fails. Each instance runs one; they share the queue.

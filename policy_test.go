@@ -150,6 +150,15 @@ var defaultMatrix = []struct {
 	{"public", "POST", "/api/users-permissions/policy/reload", false},
 	{"authenticated", "POST", "/api/users-permissions/policy/reload", false},
 	{"admin", "POST", "/api/users-permissions/policy/reload", true},
+	{"public", "GET", "/api/users-permissions/policy/history", false},
+	{"authenticated", "GET", "/api/users-permissions/policy/history", false},
+	{"admin", "GET", "/api/users-permissions/policy/history", true},
+	{"public", "GET", "/api/users-permissions/policy/history/:revision", false},
+	{"authenticated", "GET", "/api/users-permissions/policy/history/:revision", false},
+	{"admin", "GET", "/api/users-permissions/policy/history/:revision", true},
+	{"public", "POST", "/api/users-permissions/policy/revert", false},
+	{"authenticated", "POST", "/api/users-permissions/policy/revert", false},
+	{"admin", "POST", "/api/users-permissions/policy/revert", true},
 	// -- end of roles, permissions and policy routes --
 }
 

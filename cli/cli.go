@@ -28,6 +28,12 @@ import (
 // under --exit-code): the process exits 1 and prints nothing more.
 var ErrFailed = errors.New("cli: failed")
 
+// ErrStale is a change refused because the stored policy moved since the
+// revision the command was told to expect (`policy apply
+// --expect-revision`); the command has listed the changes since: the
+// process exits 2.
+var ErrStale = errors.New("cli: stale revision")
+
 // Options are what the commands need from the app that mounts them.
 type Options struct {
 	// Catalog is every route the app serves, the policy decides about:

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/cluster"
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/handlers"
+	"github.com/gatehouse/gatehouse/history"
 	"github.com/gatehouse/gatehouse/mail"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/store"
@@ -169,6 +170,14 @@ func (o Options) withApp(cmd *cobra.Command, mode access, fn func(cmd *cobra.Com
 			return err
 		}
 		defer a.store.Close()
+		if mode == readWrite {
+			// The policy history names whoever ran the command.
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			cmd.SetContext(history.WithChange(ctx, history.Change{Actor: cliActor(), Source: history.SourceCLI}))
+		}
 		err = fn(cmd, a, args)
 		if mode == readWrite {
 			a.announce(cmd.Context(), cfg.RedisURL, cfg.RedisWatcherChannel, cmd.ErrOrStderr())

@@ -13,10 +13,12 @@ import (
 )
 
 // PolicyCommand is `policy`: export, import, check, diff, lint and test the
-// policy, against the routes of opts.Catalog.
+// policy, against the routes of opts.Catalog; read its history, revert to a
+// revision, apply a reviewed file.
 func PolicyCommand(opts Options) *cobra.Command {
 	return group(&cobra.Command{Use: "policy", Short: "Export, import, check, diff, lint and test the policy"},
-		policyExport(opts), policyImport(opts), policyCheck(opts), policyDiff(opts), policyLint(opts), policyTest(opts))
+		policyExport(opts), policyImport(opts), policyCheck(opts), policyDiff(opts), policyLint(opts), policyTest(opts),
+		policyHistory(opts), policyShow(opts), policyRevert(opts), policyApply(opts))
 }
 
 // readPolicyFile reads a CSV policy file; errors name the file and line.

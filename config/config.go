@@ -62,6 +62,7 @@ var Vars = []Var{
 	{Env: "BODY_LIMIT", Flag: "body-limit", Default: "1048576", Usage: "largest request body in bytes", Kind: Int},
 	{Env: "USER_FIELDS_FILE", Flag: "user-fields-file", Default: "", Usage: "YAML or JSON file declaring custom user fields and register.allowedFields (read at start)"},
 	{Env: "POLICY_RELOAD_INTERVAL", Flag: "policy-reload-interval", Default: "10s", Usage: "how often to check the policy and settings revisions, reloading what changed (0 = off)", Kind: Duration},
+	{Env: "POLICY_HISTORY_RETENTION", Flag: "policy-history-retention", Default: "", Usage: "how long policy history entries are kept, a span such as 365d (default: forever)", Kind: Span},
 	{Env: "POLICY_EXPLAIN_DENIALS", Flag: "policy-explain-denials", Default: "false", Usage: "add X-Gatehouse-Denied-By to 403 answers (role, route, method)", Kind: Bool},
 	{Env: "SMTP_HOST", Flag: "smtp-host", Default: "", Usage: "SMTP server; unset: mail is logged, not sent (development only)"},
 	{Env: "SMTP_PORT", Flag: "smtp-port", Default: "", Usage: "SMTP port (default: 587 for starttls, 465 for tls, 25 for none)", Kind: Int},
@@ -119,6 +120,9 @@ type Config struct {
 
 	PolicyReloadInterval time.Duration
 	PolicyExplainDenials bool
+	// PolicyHistoryRetention is how long policy history entries are kept
+	// (0: forever).
+	PolicyHistoryRetention time.Duration
 
 	SMTPHost, SMTPUsername, SMTPPassword, SMTPSecurity string
 	SMTPPort                                           int
@@ -247,6 +251,11 @@ func Parse(values map[string]string) (Config, error) {
 	}
 	if c.PolicyExplainDenials, err = strconv.ParseBool(get("POLICY_EXPLAIN_DENIALS")); err != nil {
 		return c, bad("POLICY_EXPLAIN_DENIALS", "want true or false")
+	}
+	if v := get("POLICY_HISTORY_RETENTION"); v != "" {
+		if c.PolicyHistoryRetention, err = ParseSpan(v); err != nil || c.PolicyHistoryRetention < time.Hour {
+			return c, bad("POLICY_HISTORY_RETENTION", "want a time span of at least 1h with a unit, such as 365d, or nothing (forever)")
+		}
 	}
 	c.SMTPHost, c.SMTPUsername, c.SMTPPassword = get("SMTP_HOST"), get("SMTP_USERNAME"), get("SMTP_PASSWORD")
 	if p := get("SMTP_PORT"); p != "" {

@@ -179,6 +179,9 @@ type scenario struct {
 	notWant    []string
 	check      func(t *testing.T, e *testEnv, rec *httptest.ResponseRecorder)
 	envOpts    []func(*Config)
+	// expand, when set, rewrites the url, the body and the header values
+	// after setup (placeholders for what only the environment knows).
+	expand func(e *testEnv, s string) string
 }
 
 // notWantAlways holds what no response may ever contain: password hashes.
@@ -192,9 +195,17 @@ func runScenarios(t *testing.T, scenarios []scenario) {
 			if sc.setup != nil {
 				sc.setup(e)
 			}
+			if sc.expand == nil {
+				sc.expand = func(_ *testEnv, s string) string { return s }
+			}
+			sc.url, sc.body = sc.expand(e, sc.url), sc.expand(e, sc.body)
 			header := http.Header{}
 			for k, v := range sc.header {
-				header[k] = v
+				values := make([]string, len(v))
+				for i, value := range v {
+					values[i] = sc.expand(e, value)
+				}
+				header[k] = values
 			}
 			switch {
 			case sc.caller == "" || sc.caller == "public":

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/guard"
+	"github.com/gatehouse/gatehouse/history"
+	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/store/userquery"
 	"github.com/gin-gonic/gin"
@@ -70,6 +72,12 @@ const errLogInterval = 10 * time.Second
 // msgUnavailable is the message of a 503 caused by the database.
 const msgUnavailable = "Service temporarily unavailable, please try again later"
 
+// PreconditionFailedError is a 412 PreconditionFailedError: an If-Match
+// (or an expected revision) no longer matches.
+func PreconditionFailedError(message string, details any) *Error {
+	return &Error{Status: http.StatusPreconditionFailed, Name: "PreconditionFailedError", Message: message, Details: details}
+}
+
 // UnsupportedMediaTypeError is a 415 UnsupportedMediaTypeError: the name
 // http-errors (Strapi's ctx.throw) gives the status, as Strapi names
 // BadRequestError and NotFoundError.
@@ -106,6 +114,7 @@ func asError(err error) *Error {
 	var refusal *guard.Refusal
 	var invalidKey *userquery.InvalidKeyError
 	var badQuery *userquery.QueryError
+	var stale *policy.StaleError
 	isError := errors.As(err, &e)
 	switch {
 	case isError && e.Status != http.StatusInternalServerError:
@@ -125,6 +134,13 @@ func asError(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Name: "ValidationError", Message: badQuery.Error(), Err: err}
 	case errors.Is(err, store.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Name: "NotFoundError", Message: "Not Found", Err: err}
+	case errors.As(err, &stale):
+		return PreconditionFailedError(fmt.Sprintf("The policy changed: revision %d expected, the stored policy is at revision %d", stale.Expected, stale.Current),
+			gin.H{"expected": stale.Expected, "current": stale.Current})
+	case errors.Is(err, history.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Name: "NotFoundError", Message: "No policy history entry at this revision", Err: err}
+	case errors.Is(err, history.ErrPruned):
+		return &Error{Status: http.StatusNotFound, Name: "NotFoundError", Message: "This revision is older than the policy history kept", Err: err}
 	case errors.Is(err, store.ErrConflict):
 		return &Error{Status: http.StatusBadRequest, Name: "ApplicationError", Message: "This attribute must be unique", Err: err}
 	}

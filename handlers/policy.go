@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ func (s *Server) getPolicy(c *gin.Context) error {
 		return err
 	}
 	c.Header("X-Policy-Revision", strconv.FormatInt(s.enforcer.Revision(), 10))
+	c.Header("ETag", policyETag(s.enforcer.Revision()))
 	if strings.Contains(c.GetHeader("Accept"), "text/csv") {
 		c.Data(http.StatusOK, "text/csv; charset=utf-8", []byte(policy.FormatCSV(rules, true)))
 		return nil
@@ -46,7 +48,8 @@ func (s *Server) getPolicy(c *gin.Context) error {
 
 // replacePolicy is PUT /api/users-permissions/policy with a CSV body: the
 // whole policy is replaced atomically, or nothing changes. ?dryRun=true only
-// returns the decisions that would flip.
+// returns the decisions that would flip. With If-Match (GET's ETag) the
+// change is refused with 412 when the stored policy moved since.
 func (s *Server) replacePolicy(c *gin.Context) error {
 	flags, err := queryFlags(c, "dryRun")
 	if err != nil {
@@ -67,28 +70,42 @@ func (s *Server) replacePolicy(c *gin.Context) error {
 	if len(rules) == 0 {
 		return ValidationError("The policy is empty: send at least one rule (an empty policy would deny everything, this endpoint included)", nil)
 	}
-	roles, err := s.store.Roles().Types(ctx(c))
+	expect, err := ifMatch(c)
 	if err != nil {
 		return err
 	}
-	flips, err := s.enforcer.Plan(rules, roles, s.catalog)
-	var cycle *policy.CycleError
-	switch {
-	case errors.As(err, &lineErr):
-		return ValidationError(fmt.Sprintf("line %d: %s", lineErr.Line, lineErr.Err), gin.H{"line": lineErr.Line, "text": lineErr.Text})
-	case errors.As(err, &cycle):
-		return ValidationError("Role inheritance cycle: "+strings.Join(cycle.Roles, " → "), gin.H{"cycle": cycle.Roles})
-	case err != nil:
+	flips, err := s.planPolicy(ctx(c), rules)
+	if err != nil {
 		return err
 	}
 	if flags["dryRun"] {
 		return writeJSON(c, http.StatusOK, gin.H{"dryRun": true, "changes": flips})
 	}
-	if err := s.enforcer.Replace(ctx(c), rules); err != nil {
+	if err := s.enforcer.ReplaceIf(s.changeCtx(c, ""), rules, expect); err != nil {
 		return err
 	}
 	s.log.InfoContext(ctx(c), "policy replaced", "rules", len(rules), "flips", len(flips), "revision", s.enforcer.Revision())
+	c.Header("ETag", policyETag(s.enforcer.Revision()))
 	return writeJSON(c, http.StatusOK, gin.H{"ok": true, "revision": s.enforcer.Revision(), "changes": flips})
+}
+
+// planPolicy checks a proposed policy (roles exist, no inheritance cycle)
+// and returns the decisions it would flip.
+func (s *Server) planPolicy(ctx context.Context, rules []policy.Rule) ([]policy.Flip, error) {
+	roles, err := s.store.Roles().Types(ctx)
+	if err != nil {
+		return nil, err
+	}
+	flips, err := s.enforcer.Plan(rules, roles, s.catalog)
+	var lineErr *policy.LineError
+	var cycle *policy.CycleError
+	switch {
+	case errors.As(err, &lineErr):
+		return nil, ValidationError(fmt.Sprintf("line %d: %s", lineErr.Line, lineErr.Err), gin.H{"line": lineErr.Line, "text": lineErr.Text})
+	case errors.As(err, &cycle):
+		return nil, ValidationError("Role inheritance cycle: "+strings.Join(cycle.Roles, " → "), gin.H{"cycle": cycle.Roles})
+	}
+	return flips, err
 }
 
 // checkPolicy is POST /api/users-permissions/policy/check {role, method, path}:

@@ -164,7 +164,7 @@ func (s *Server) createRole(c *gin.Context) error {
 	if rb.Type != nil {
 		role.Type = *rb.Type
 	}
-	if _, err := s.createRoleWithRules(ctx(c), role, rb); err != nil {
+	if _, err := s.createRoleWithRules(s.changeCtx(c, ""), role, rb); err != nil {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, gin.H{"ok": true})
@@ -234,7 +234,7 @@ func (s *Server) updateRole(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	err = s.enforcer.Update(ctx(c), add, remove, func(tx *gorm.DB) error {
+	err = s.enforcer.Update(s.changeCtx(c, ""), add, remove, func(tx *gorm.DB) error {
 		return s.store.Roles().WithTx(tx).Update(ctx(c), role.ID, columns)
 	})
 	if err != nil {
@@ -249,7 +249,7 @@ func (s *Server) deleteRole(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.DeleteRole(ctx(c), role); err != nil {
+	if err := s.DeleteRole(s.changeCtx(c, ""), role); err != nil {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, gin.H{"ok": true})

@@ -78,6 +78,9 @@ func (s *Server) routes() []route {
 		{fn("policy.replace", http.MethodPut, "/api/users-permissions/policy"), false, s.replacePolicy},
 		{fn("policy.check", http.MethodPost, "/api/users-permissions/policy/check"), false, s.checkPolicy},
 		{fn("policy.reload", http.MethodPost, "/api/users-permissions/policy/reload"), false, s.reloadPolicy},
+		{fn("policy.history", http.MethodGet, "/api/users-permissions/policy/history"), false, s.getPolicyHistory},
+		{fn("policy.historyEntry", http.MethodGet, "/api/users-permissions/policy/history/:revision"), false, s.getPolicyHistoryEntry},
+		{fn("policy.revert", http.MethodPost, "/api/users-permissions/policy/revert"), false, s.revertPolicy},
 		// -- end of roles, permissions and policy routes --
 	}
 }

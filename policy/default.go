@@ -1,8 +1,11 @@
 package policy
 
 import (
+	"context"
 	_ "embed"
 	"fmt"
+
+	"github.com/gatehouse/gatehouse/history"
 )
 
 // DefaultCSV is the policy seeded into an empty database: Strapi's default
@@ -20,11 +23,13 @@ func Default() []Rule {
 	return rules
 }
 
-// SeedIfEmpty stores the rules when no rule exists yet, and reports whether it did.
+// SeedIfEmpty stores the rules when no rule exists yet, and reports whether
+// it did; the history records the change as made by "bootstrap".
 func (e *Enforcer) SeedIfEmpty(rules []Rule) (bool, error) {
 	empty, err := e.Empty()
 	if err != nil || !empty {
 		return false, err
 	}
-	return true, e.Add(rules)
+	ctx := history.WithChange(context.Background(), history.Change{Actor: "bootstrap", Source: history.SourceBootstrap})
+	return true, e.Update(ctx, rules, nil, nil)
 }

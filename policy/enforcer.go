@@ -21,6 +21,7 @@ import (
 	"github.com/casbin/casbin/v2/persist"
 	stringadapter "github.com/casbin/casbin/v2/persist/string-adapter"
 	gormadapter "github.com/casbin/gorm-adapter/v3"
+	"github.com/gatehouse/gatehouse/history"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -49,6 +50,12 @@ type Enforcer struct {
 	// db is nil for an enforcer built from CSV: changes stay in memory.
 	db       *gorm.DB
 	triggers bool
+	// history records every change (nil without a database).
+	history *history.Log
+	// retention is how long history entries are kept (0: forever);
+	// pruned is when this instance last pruned them (unix nanoseconds).
+	retention atomic.Int64
+	pruned    atomic.Int64
 
 	writeMu  sync.Mutex
 	revision atomic.Int64
@@ -98,6 +105,10 @@ func New(db *gorm.DB, modelText string) (*Enforcer, error) {
 	}
 	e, err := newEnforcer(modelText, adapter)
 	if err != nil {
+		return nil, err
+	}
+	e.history = history.New(ruleTable)
+	if err := e.history.Install(db, rev); err != nil {
 		return nil, err
 	}
 	e.db, e.triggers = db, triggers
@@ -249,8 +260,16 @@ func (e *Enforcer) Reload(ctx context.Context) (err error) {
 	defer e.changed(&err)
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
-	if e.db != nil && !e.triggers {
-		if err := bumpRevision(e.db.WithContext(ctx)); err != nil {
+	if e.db != nil {
+		err := e.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if !e.triggers {
+				if err := bumpRevision(tx); err != nil {
+					return err
+				}
+			}
+			return e.catchLocked(ctx, tx)
+		})
+		if err != nil {
 			return err
 		}
 	}
@@ -285,8 +304,12 @@ func (e *Enforcer) ReloadIfChanged(ctx context.Context) (before, after int64, er
 		return 0, 0, nil
 	}
 	before = e.revision.Load()
+	e.prune(ctx)
 	stored, err := readRevision(ctx, e.db)
 	if err != nil || stored == before {
+		return before, before, err
+	}
+	if err := e.CatchUp(ctx); err != nil {
 		return before, before, err
 	}
 	e.writeMu.Lock()
@@ -329,8 +352,9 @@ func (e *Enforcer) Remove(rules []Rule) error {
 }
 
 // Update removes and adds rules in one database transaction, which also runs
-// also(tx) first when given (the caller's own writes, such as a role row),
-// then applies the change to memory. Nothing changes when any step fails.
+// also(tx) (the caller's own writes, such as a role row) and records the
+// change in the policy history (as made by history.ChangeFrom(ctx)), then
+// applies the change to memory. Nothing changes when any step fails.
 func (e *Enforcer) Update(ctx context.Context, add, remove []Rule, also func(tx *gorm.DB) error) (err error) {
 	defer e.changed(&err)
 	e.writeMu.Lock()
@@ -338,25 +362,33 @@ func (e *Enforcer) Update(ctx context.Context, add, remove []Rule, also func(tx 
 	if e.db != nil {
 		var rev int64
 		err := e.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			before, err := e.begin(ctx, tx)
+			if err != nil {
+				return err
+			}
 			if also != nil {
 				if err := also(tx); err != nil {
 					return err
 				}
 			}
+			var removed []Rule
 			for _, r := range remove {
-				if err := deleteRule(tx, r); err != nil {
+				n, err := deleteRule(tx, r)
+				if err != nil {
 					return err
 				}
+				if n > 0 {
+					removed = append(removed, r)
+				}
 			}
-			if err := insertRules(tx, add); err != nil {
+			inserted, err := insertRules(tx, add)
+			if err != nil {
 				return err
 			}
-			if err := bumpRevision(tx); err != nil {
+			if rev, err = readRevision(ctx, tx); err != nil {
 				return err
 			}
-			var err error
-			rev, err = readRevision(ctx, tx)
-			return err
+			return e.recordUpdate(ctx, tx, before, rev, add, removed, inserted)
 		})
 		if err != nil {
 			return err
@@ -373,11 +405,28 @@ func (e *Enforcer) Update(ctx context.Context, add, remove []Rule, also func(tx 
 }
 
 // Replace swaps the whole policy for rules in one transaction.
-func (e *Enforcer) Replace(ctx context.Context, rules []Rule) (err error) {
+func (e *Enforcer) Replace(ctx context.Context, rules []Rule) error {
+	return e.ReplaceIf(ctx, rules, -1)
+}
+
+// ReplaceIf is Replace when the stored revision is expect, and a
+// *StaleError naming the stored revision otherwise (expect < 0: any
+// revision).
+func (e *Enforcer) ReplaceIf(ctx context.Context, rules []Rule, expect int64) error {
+	return e.replace(ctx, expect, func(*gorm.DB, int64, [][]string) ([]Rule, error) { return rules, nil })
+}
+
+// replace swaps the whole policy for the rules target returns, given the
+// transaction, the stored revision and the current rows.
+func (e *Enforcer) replace(ctx context.Context, expect int64, target func(tx *gorm.DB, current int64, rows [][]string) ([]Rule, error)) (err error) {
 	defer e.changed(&err)
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
 	if e.db == nil {
+		rules, err := target(nil, 0, nil)
+		if err != nil {
+			return err
+		}
 		defer e.invalidate()
 		e.casbin.ClearPolicy()
 		if err := e.applyToMemory(rules, nil); err != nil {
@@ -391,13 +440,34 @@ func (e *Enforcer) Replace(ctx context.Context, rules []Rule) (err error) {
 		return e.reindex()
 	}
 	err = e.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		before, err := e.begin(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if expect >= 0 && before != expect {
+			return &StaleError{Expected: expect, Current: before}
+		}
+		current, err := e.history.Live(tx)
+		if err != nil {
+			return err
+		}
+		rules, err := target(tx, before, current)
+		if err != nil {
+			return err
+		}
 		if err := tx.Exec(`DELETE FROM ` + ruleTable).Error; err != nil {
 			return fmt.Errorf("policy: replace: %w", err)
 		}
-		if err := insertRules(tx, rules); err != nil {
+		if _, err := insertRules(tx, rules); err != nil {
 			return err
 		}
-		return bumpRevision(tx)
+		rev, err := readRevision(ctx, tx)
+		if err != nil {
+			return err
+		}
+		next := Rows(rules)
+		added, removed := history.Diff(current, next)
+		return e.history.Record(tx, rev, history.ChangeFrom(ctx), e.now(), added, removed, next)
 	})
 	if err != nil {
 		return err
@@ -456,28 +526,32 @@ func ruleRow(r Rule) gormadapter.CasbinRule {
 	return row
 }
 
-func deleteRule(tx *gorm.DB, r Rule) error {
+// deleteRule deletes the rule's row and returns how many rows went.
+func deleteRule(tx *gorm.DB, r Rule) (int64, error) {
 	row := ruleRow(r)
-	err := tx.Table(ruleTable).Where("ptype = ? AND v0 = ? AND v1 = ? AND v2 = ? AND v3 = ? AND v4 = ? AND v5 = ?",
-		row.Ptype, row.V0, row.V1, row.V2, row.V3, row.V4, row.V5).Delete(&gormadapter.CasbinRule{}).Error
-	if err != nil {
-		return fmt.Errorf("policy: delete %s: %w", r, err)
+	res := tx.Table(ruleTable).Where("ptype = ? AND v0 = ? AND v1 = ? AND v2 = ? AND v3 = ? AND v4 = ? AND v5 = ?",
+		row.Ptype, row.V0, row.V1, row.V2, row.V3, row.V4, row.V5).Delete(&gormadapter.CasbinRule{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("policy: delete %s: %w", r, res.Error)
 	}
-	return nil
+	return res.RowsAffected, nil
 }
 
-func insertRules(tx *gorm.DB, rules []Rule) error {
+// insertRules inserts the rules absent from the table and returns how many
+// it inserted.
+func insertRules(tx *gorm.DB, rules []Rule) (int64, error) {
 	if len(rules) == 0 {
-		return nil
+		return 0, nil
 	}
 	rows := make([]gormadapter.CasbinRule, len(rules))
 	for i, r := range rules {
 		rows[i] = ruleRow(r)
 	}
-	if err := tx.Table(ruleTable).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, 500).Error; err != nil {
-		return fmt.Errorf("policy: insert: %w", err)
+	res := tx.Table(ruleTable).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, 500)
+	if res.Error != nil {
+		return 0, fmt.Errorf("policy: insert: %w", res.Error)
 	}
-	return nil
+	return res.RowsAffected, nil
 }
 
 // RemoveRole deletes every rule naming the role as subject, as inheritor or

@@ -23,3 +23,9 @@ func readRevision(ctx context.Context, db *gorm.DB) (int64, error) {
 
 // bumpRevision increments the revision inside a transaction.
 func bumpRevision(tx *gorm.DB) error { return policyRevision.Bump(tx) }
+
+// lockRevision takes the revision's lock in a transaction, without moving
+// it, and returns it.
+func lockRevision(ctx context.Context, tx *gorm.DB) (int64, error) {
+	return policyRevision.Lock(ctx, tx)
+}

@@ -110,3 +110,14 @@ func (c Counter) Bump(tx *gorm.DB) error {
 	}
 	return nil
 }
+
+// Lock takes the counter's row lock for the rest of the transaction
+// without moving it (a no-op update; on SQLite the database's write lock),
+// so that no change to the watched table by Gatehouse commits meanwhile,
+// and returns the stored revision.
+func (c Counter) Lock(ctx context.Context, tx *gorm.DB) (int64, error) {
+	if err := tx.Exec(`UPDATE ` + c.Name + ` SET revision = revision WHERE id = 1`).Error; err != nil {
+		return 0, fmt.Errorf("revision: lock %s: %w", c.Name, err)
+	}
+	return c.Read(ctx, tx)
+}

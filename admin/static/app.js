@@ -45,7 +45,7 @@
   // api calls Gatehouse and returns {data, headers}; a non-2xx answer throws
   // an ApiError with the envelope's error.message.
   async function api(method, path, { json, csv, accept = 'application/json', auth = true } = {}) {
-    const headers = { Accept: accept };
+    const headers = { Accept: accept, 'X-Gatehouse-Client': 'admin' }; // the policy history records the admin page as the source
     let body;
     if (json !== undefined) {
       headers['Content-Type'] = 'application/json';

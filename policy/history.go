@@ -1,0 +1,253 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse/gatehouse/history"
+	"gorm.io/gorm"
+)
+
+// StaleError refuses a change made against a revision that is no longer
+// the stored one (optimistic concurrency: If-Match, --expect-revision).
+type StaleError struct {
+	Expected, Current int64
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("policy: revision %d expected, the stored policy is at revision %d", e.Expected, e.Current)
+}
+
+// ErrNoHistory is returned by the history methods of an enforcer without
+// a database.
+var ErrNoHistory = errors.New("policy: no history without a database")
+
+func (e *Enforcer) now() time.Time { return time.Now().UTC() }
+
+// begin starts a change in tx: it moves the revision (taking its lock, so
+// changes by every instance are serialised), records any change made
+// straight in SQL since the last recorded one, and returns the revision
+// stored before the change.
+func (e *Enforcer) begin(ctx context.Context, tx *gorm.DB) (int64, error) {
+	if err := bumpRevision(tx); err != nil {
+		return 0, err
+	}
+	rev, err := readRevision(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := e.history.Catch(tx, rev-1, e.now()); err != nil {
+		return 0, err
+	}
+	return rev - 1, nil
+}
+
+// catchLocked takes the revision's lock in tx and records a hand edit.
+func (e *Enforcer) catchLocked(ctx context.Context, tx *gorm.DB) error {
+	rev, err := lockRevision(ctx, tx)
+	if err != nil {
+		return err
+	}
+	_, err = e.history.Catch(tx, rev, e.now())
+	return err
+}
+
+// CatchUp records, once across every instance, a change made straight in
+// SQL since the last recorded change (the triggers moved the revision; no
+// entry says who). ReloadIfChanged calls it; it costs two small reads when
+// there is nothing to record.
+func (e *Enforcer) CatchUp(ctx context.Context) error {
+	if e.db == nil {
+		return nil
+	}
+	db := e.db.WithContext(ctx)
+	stored, err := readRevision(ctx, db)
+	if err != nil {
+		return err
+	}
+	state, err := e.history.State(db)
+	if err != nil || state == stored {
+		return err
+	}
+	return db.Transaction(func(tx *gorm.DB) error { return e.catchLocked(ctx, tx) })
+}
+
+// recordUpdate records an Update: the rows removed (those the deletes
+// found) and added (those the inserts stored). When this instance's memory
+// is the stored policy as of before, the rows it lacked are those the
+// inserts stored, and the count confirms it; otherwise the rows are found
+// by comparing the table with the history's known rows.
+func (e *Enforcer) recordUpdate(ctx context.Context, tx *gorm.DB, before, rev int64, add, removed []Rule, inserted int64) error {
+	var added []Rule
+	exact := e.revision.Load() == before
+	if exact {
+		seen := map[string]bool{}
+		for _, r := range add {
+			if k := r.String(); !seen[k] && !e.has(r) {
+				seen[k] = true
+				added = append(added, r)
+			}
+		}
+		exact = int64(len(added)) == inserted
+	}
+	var addedRows, removedRows [][]string
+	if exact {
+		addedRows, removedRows = history.Diff(Rows(removed), Rows(added))
+	} else {
+		var err error
+		if addedRows, removedRows, err = e.history.Drift(tx); err != nil {
+			return err
+		}
+	}
+	return e.history.Record(tx, rev, history.ChangeFrom(ctx), e.now(), addedRows, removedRows, nil)
+}
+
+// has reports whether memory holds the rule.
+func (e *Enforcer) has(r Rule) bool {
+	params := make([]any, len(r.Values))
+	for i, v := range r.Values {
+		params[i] = v
+	}
+	var ok bool
+	if r.Type == "g" {
+		ok, _ = e.casbin.HasGroupingPolicy(params...)
+	} else {
+		ok, _ = e.casbin.HasPolicy(params...)
+	}
+	return ok
+}
+
+// Rows turns rules into rows as history entries hold them (ptype first).
+func Rows(rules []Rule) [][]string {
+	out := make([][]string, len(rules))
+	for i, r := range rules {
+		out[i] = append([]string{r.Type}, r.Values...)
+	}
+	return out
+}
+
+// rulesOf turns history rows back into rules.
+func rulesOf(rows [][]string) []Rule {
+	out := make([]Rule, 0, len(rows))
+	for _, r := range rows {
+		if len(r) > 1 {
+			out = append(out, Rule{Type: r[0], Values: r[1:]})
+		}
+	}
+	return out
+}
+
+// SetHistoryRetention keeps history entries for d (0: forever); older ones
+// are pruned by ReloadIfChanged, at most once an hour.
+func (e *Enforcer) SetHistoryRetention(d time.Duration) { e.retention.Store(int64(d)) }
+
+// prune deletes the entries older than the retention, at most once an hour
+// per instance (every instance may; deleting twice is harmless).
+func (e *Enforcer) prune(ctx context.Context) {
+	keep := time.Duration(e.retention.Load())
+	now := e.now()
+	last := e.pruned.Load()
+	if keep <= 0 || e.db == nil || now.UnixNano()-last < int64(time.Hour) || !e.pruned.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	// A failure is tried again an hour later; nothing depends on it.
+	_, _ = e.history.Prune(ctx, e.db, now.Add(-keep))
+}
+
+// History returns a page of history entries, newest first, without rows,
+// and how many match.
+func (e *Enforcer) History(ctx context.Context, f history.Filter) ([]history.Entry, int64, error) {
+	if e.db == nil {
+		return nil, 0, ErrNoHistory
+	}
+	return e.history.List(ctx, e.db, f)
+}
+
+// HistoryEntry returns the entry at revision rev with its rows
+// (history.ErrNotFound when none).
+func (e *Enforcer) HistoryEntry(ctx context.Context, rev int64) (history.Entry, error) {
+	if e.db == nil {
+		return history.Entry{}, ErrNoHistory
+	}
+	return e.history.Get(ctx, e.db, rev)
+}
+
+// HistoryAfter returns the entries recorded after revision rev, oldest
+// first, without rows (what a stale change missed).
+func (e *Enforcer) HistoryAfter(ctx context.Context, rev int64) ([]history.Entry, error) {
+	if e.db == nil {
+		return nil, ErrNoHistory
+	}
+	return e.history.After(ctx, e.db, rev)
+}
+
+// RulesAt returns the policy as it was at revision rev (a recorded entry's
+// revision, or the stored one): history.ErrNotFound when rev has no entry,
+// history.ErrPruned when it is older than the history kept.
+func (e *Enforcer) RulesAt(ctx context.Context, rev int64) ([]Rule, error) {
+	if e.db == nil {
+		return nil, ErrNoHistory
+	}
+	var out []Rule
+	err := e.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := e.catchLocked(ctx, tx); err != nil {
+			return err
+		}
+		current, err := readRevision(ctx, tx)
+		if err != nil {
+			return err
+		}
+		live, err := e.history.Live(tx)
+		if err != nil {
+			return err
+		}
+		at, err := e.history.RowsAt(tx, rev, current, live)
+		out = rulesOf(at)
+		return err
+	})
+	return out, err
+}
+
+// Revert restores the policy as it was at revision rev, atomically, as a
+// new history entry (made by history.ChangeFrom(ctx)) naming rev. Errors
+// are RulesAt's.
+func (e *Enforcer) Revert(ctx context.Context, rev int64) error {
+	if e.db == nil {
+		return ErrNoHistory
+	}
+	c := history.ChangeFrom(ctx)
+	c.Reverts = rev
+	if c.Message == "" {
+		c.Message = "revert to revision " + strconv.FormatInt(rev, 10)
+	}
+	ctx = history.WithChange(ctx, c)
+	return e.replace(ctx, -1, func(tx *gorm.DB, current int64, live [][]string) ([]Rule, error) {
+		at, err := e.history.RowsAt(tx, rev, current, live)
+		return rulesOf(at), err
+	})
+}
+
+// Flips returns the decisions over the catalogue that the entry (with its
+// rows, from HistoryEntry) turned around.
+func (e *Enforcer) Flips(ctx context.Context, entry history.Entry, roles []string, catalog Catalog) ([]Flip, error) {
+	after, err := e.RulesAt(ctx, entry.Revision)
+	if err != nil {
+		return nil, err
+	}
+	before, err := e.WithRules(rulesOf(history.Undo(Rows(after), entry.Added, entry.Removed)))
+	if err != nil {
+		return nil, err
+	}
+	now, err := e.WithRules(after)
+	if err != nil {
+		return nil, err
+	}
+	flips, err := DecisionDiff(before, now, roles, catalog)
+	if flips == nil {
+		flips = []Flip{}
+	}
+	return flips, err
+}
