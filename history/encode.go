@@ -12,15 +12,15 @@ import (
 // hostile blob must not exhaust memory).
 const maxDecoded = 512 << 20
 
-// encodeRows writes the rows as gzip-compressed CSV records: "+" or "-",
-// then the row.
+// compressAbove is the size of CSV above which the rows are compressed (a
+// gzip writer costs more than a small change's whole write).
+const compressAbove = 4096
+
+// encodeRows writes the rows as CSV records, "+" or "-" then the row,
+// gzip-compressed when larger than compressAbove.
 func encodeRows(added, removed [][]string) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if err != nil {
-		return nil, err
-	}
-	w := csv.NewWriter(zw)
+	w := csv.NewWriter(&buf)
 	for _, part := range []struct {
 		op   string
 		rows [][]string
@@ -35,10 +35,21 @@ func encodeRows(added, removed [][]string) ([]byte, error) {
 	if err := w.Error(); err != nil {
 		return nil, fmt.Errorf("history: encode: %w", err)
 	}
+	if buf.Len() <= compressAbove {
+		return buf.Bytes(), nil
+	}
+	var z bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(buf.Bytes()); err != nil {
+		return nil, fmt.Errorf("history: encode: %w", err)
+	}
 	if err := zw.Close(); err != nil {
 		return nil, fmt.Errorf("history: encode: %w", err)
 	}
-	return buf.Bytes(), nil
+	return z.Bytes(), nil
 }
 
 // decodeRows reads what encodeRows wrote.
@@ -46,11 +57,15 @@ func decodeRows(blob []byte) (added, removed [][]string, err error) {
 	if len(blob) == 0 {
 		return nil, nil, nil
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(blob))
-	if err != nil {
-		return nil, nil, fmt.Errorf("history: decode: %w", err)
+	var text io.Reader = bytes.NewReader(blob)
+	if len(blob) > 2 && blob[0] == 0x1f && blob[1] == 0x8b { // gzip's magic; CSV starts with + or -
+		zr, err := gzip.NewReader(text)
+		if err != nil {
+			return nil, nil, fmt.Errorf("history: decode: %w", err)
+		}
+		text = io.LimitReader(zr, maxDecoded)
 	}
-	r := csv.NewReader(io.LimitReader(zr, maxDecoded))
+	r := csv.NewReader(text)
 	r.FieldsPerRecord = -1
 	for {
 		rec, err := r.Read()

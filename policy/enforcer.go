@@ -447,9 +447,11 @@ func (e *Enforcer) replace(ctx context.Context, expect int64, target func(tx *go
 		if expect >= 0 && before != expect {
 			return &StaleError{Expected: expect, Current: before}
 		}
-		current, err := e.history.Live(tx)
-		if err != nil {
-			return err
+		var current [][]string
+		if e.history != nil {
+			if current, err = e.history.Live(tx); err != nil {
+				return err
+			}
 		}
 		rules, err := target(tx, before, current)
 		if err != nil {
@@ -464,6 +466,9 @@ func (e *Enforcer) replace(ctx context.Context, expect int64, target func(tx *go
 		rev, err := readRevision(ctx, tx)
 		if err != nil {
 			return err
+		}
+		if e.history == nil {
+			return nil
 		}
 		next := Rows(rules)
 		added, removed := history.Diff(current, next)

@@ -22,7 +22,7 @@ func (e *StaleError) Error() string {
 }
 
 // ErrNoHistory is returned by the history methods of an enforcer without
-// a database.
+// a database (and so without history).
 var ErrNoHistory = errors.New("policy: no history without a database")
 
 func (e *Enforcer) now() time.Time { return time.Now().UTC() }
@@ -39,14 +39,19 @@ func (e *Enforcer) begin(ctx context.Context, tx *gorm.DB) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := e.history.Catch(tx, rev-1, e.now()); err != nil {
-		return 0, err
+	if e.history != nil {
+		if _, err := e.history.Catch(tx, rev-1, e.now()); err != nil {
+			return 0, err
+		}
 	}
 	return rev - 1, nil
 }
 
 // catchLocked takes the revision's lock in tx and records a hand edit.
 func (e *Enforcer) catchLocked(ctx context.Context, tx *gorm.DB) error {
+	if e.history == nil {
+		return nil
+	}
 	rev, err := lockRevision(ctx, tx)
 	if err != nil {
 		return err
@@ -60,7 +65,7 @@ func (e *Enforcer) catchLocked(ctx context.Context, tx *gorm.DB) error {
 // entry says who). ReloadIfChanged calls it; it costs two small reads when
 // there is nothing to record.
 func (e *Enforcer) CatchUp(ctx context.Context) error {
-	if e.db == nil {
+	if e.history == nil {
 		return nil
 	}
 	db := e.db.WithContext(ctx)
@@ -81,6 +86,9 @@ func (e *Enforcer) CatchUp(ctx context.Context) error {
 // inserts stored, and the count confirms it; otherwise the rows are found
 // by comparing the table with the history's known rows.
 func (e *Enforcer) recordUpdate(ctx context.Context, tx *gorm.DB, before, rev int64, add, removed []Rule, inserted int64) error {
+	if e.history == nil {
+		return nil
+	}
 	var added []Rule
 	exact := e.revision.Load() == before
 	if exact {
@@ -150,7 +158,7 @@ func (e *Enforcer) prune(ctx context.Context) {
 	keep := time.Duration(e.retention.Load())
 	now := e.now()
 	last := e.pruned.Load()
-	if keep <= 0 || e.db == nil || now.UnixNano()-last < int64(time.Hour) || !e.pruned.CompareAndSwap(last, now.UnixNano()) {
+	if keep <= 0 || e.history == nil || now.UnixNano()-last < int64(time.Hour) || !e.pruned.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
 	// A failure is tried again an hour later; nothing depends on it.
@@ -160,7 +168,7 @@ func (e *Enforcer) prune(ctx context.Context) {
 // History returns a page of history entries, newest first, without rows,
 // and how many match.
 func (e *Enforcer) History(ctx context.Context, f history.Filter) ([]history.Entry, int64, error) {
-	if e.db == nil {
+	if e.history == nil {
 		return nil, 0, ErrNoHistory
 	}
 	return e.history.List(ctx, e.db, f)
@@ -169,7 +177,7 @@ func (e *Enforcer) History(ctx context.Context, f history.Filter) ([]history.Ent
 // HistoryEntry returns the entry at revision rev with its rows
 // (history.ErrNotFound when none).
 func (e *Enforcer) HistoryEntry(ctx context.Context, rev int64) (history.Entry, error) {
-	if e.db == nil {
+	if e.history == nil {
 		return history.Entry{}, ErrNoHistory
 	}
 	return e.history.Get(ctx, e.db, rev)
@@ -178,7 +186,7 @@ func (e *Enforcer) HistoryEntry(ctx context.Context, rev int64) (history.Entry, 
 // HistoryAfter returns the entries recorded after revision rev, oldest
 // first, without rows (what a stale change missed).
 func (e *Enforcer) HistoryAfter(ctx context.Context, rev int64) ([]history.Entry, error) {
-	if e.db == nil {
+	if e.history == nil {
 		return nil, ErrNoHistory
 	}
 	return e.history.After(ctx, e.db, rev)
@@ -188,7 +196,7 @@ func (e *Enforcer) HistoryAfter(ctx context.Context, rev int64) ([]history.Entry
 // revision, or the stored one): history.ErrNotFound when rev has no entry,
 // history.ErrPruned when it is older than the history kept.
 func (e *Enforcer) RulesAt(ctx context.Context, rev int64) ([]Rule, error) {
-	if e.db == nil {
+	if e.history == nil {
 		return nil, ErrNoHistory
 	}
 	var out []Rule
@@ -215,7 +223,7 @@ func (e *Enforcer) RulesAt(ctx context.Context, rev int64) ([]Rule, error) {
 // new history entry (made by history.ChangeFrom(ctx)) naming rev. Errors
 // are RulesAt's.
 func (e *Enforcer) Revert(ctx context.Context, rev int64) error {
-	if e.db == nil {
+	if e.history == nil {
 		return ErrNoHistory
 	}
 	c := history.ChangeFrom(ctx)

@@ -66,7 +66,7 @@ func historyDatabases(t *testing.T, test func(t *testing.T, open func() *gorm.DB
 	})
 }
 
-func openStore(t *testing.T, databaseURL string) *store.Store {
+func openStore(t testing.TB, databaseURL string) *store.Store {
 	t.Helper()
 	st, err := store.Open(databaseURL)
 	if err != nil {
