@@ -543,6 +543,7 @@
           type: 'button', className: 'button secondary small', dataset: { action: u.blocked ? 'unblock' : 'block' },
           on: { click: () => changeUser(row, u, { blocked: !u.blocked }, (u.blocked ? 'Unblocked ' : 'Blocked ') + u.username + '.') },
         }, u.blocked ? 'Unblock' : 'Block'),
+        window.gatehouseUserFields ? window.gatehouseUserFields.button(row, u, changeUser) : null, // userfields.js
         h('button', { type: 'button', className: 'button danger small', dataset: { action: 'delete' }, on: { click: () => deleteUser(row, u) } }, 'Delete'))));
     return row;
   }
@@ -951,6 +952,9 @@
   }
 
   // ---- wiring -------------------------------------------------------------
+
+  // Screens kept in their own files (userfields.js) use these helpers.
+  window.gatehouseAdmin = { api, h, setStatus, showError };
 
   document.addEventListener('DOMContentLoaded', () => {
     byId('login-form').addEventListener('submit', login);
