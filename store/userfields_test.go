@@ -54,6 +54,18 @@ func TestMigrateUserFields(t *testing.T) {
 					t.Errorf("Create %s: Custom = %v", name, u.Custom)
 				}
 			}
+			// A default applies to every create, here one without values.
+			if err := use("fields: [{name: age, type: integer}, {name: badge, type: string, unique: true}, {name: note, type: text}, {name: plan, type: enumeration, values: [free, pro], default: free}]"); err != nil {
+				t.Fatalf("Migrate with plan: %v", err)
+			}
+			users = s.Users()
+			cyd := User{DocumentID: NewDocumentID(), Username: "cyd", Email: "cyd@example.com", Provider: "github"}
+			if err := users.Create(ctx, &cyd); err != nil || cyd.Custom["plan"] != "free" {
+				t.Fatalf("Create without custom values: %v, Custom = %v; want plan free", err, cyd.Custom)
+			}
+			if got, err := users.ByID(ctx, cyd.ID); err != nil || got.Custom["plan"] != "free" || got.Custom["badge"] != nil {
+				t.Errorf("ByID(cyd): Custom = %v, %v; want plan free, badge nil", got.Custom, err)
+			}
 			err := users.Update(ctx, 2, map[string]any{"cf_badge": "b-ann"})
 			if !errors.Is(err, ErrConflict) {
 				t.Errorf("Update to another's unique badge: %v, want ErrConflict", err)

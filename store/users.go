@@ -117,10 +117,22 @@ func (u Users) Create(ctx context.Context, user *User) error {
 	return translate(err)
 }
 
-// writeCustom stores user.Custom (custom fields by name) in the row just
-// inserted, within the insert's transaction: a value another user holds in
-// a unique field is gorm.ErrDuplicatedKey (ErrConflict once translated).
+// writeCustom stores user.Custom (custom fields by name), with the default
+// of every field it leaves out (whoever creates the user: the API, an OAuth
+// sign-up, the CLI), in the row just inserted, within the insert's
+// transaction: a value another user holds in a unique field is
+// gorm.ErrDuplicatedKey (ErrConflict once translated).
 func (u Users) writeCustom(tx *gorm.DB, user *User) error {
+	if u.fields != nil {
+		for _, f := range u.fields.Fields {
+			if _, set := user.Custom[f.Name]; !set && f.Default != nil {
+				if user.Custom == nil {
+					user.Custom = make(map[string]any)
+				}
+				user.Custom[f.Name], _ = f.Check(f.Default) // checked when the file was read
+			}
+		}
+	}
 	if len(user.Custom) == 0 {
 		return nil
 	}

@@ -2,6 +2,7 @@ package userfields
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -96,4 +97,35 @@ func TestCheck(t *testing.T) {
 			t.Errorf("%s %s: Check(%#v) = %#v, %q; want %#v, %q", tc.f.Type, tc.f.Name, tc.in, got, msg, tc.want, tc.wantMsg)
 		}
 	}
+}
+
+// FuzzParse: no input panics, and an accepted file's columns are safe SQL
+// identifiers that no built-in attribute uses.
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{
+		"fields: [{name: firstName, type: string, required: true, minLength: 2, maxLength: 50}]",
+		"fields: [{name: plan, type: enumeration, values: [free, pro], default: free}]\nregister: {allowedFields: [plan]}",
+		`{"fields":[{"name":"age","type":"integer","default":3}]}`,
+		"fields: [{name: x, type: json, default: {a: [1, 2]}}]",
+		"fields: [{name: \"a;b\", type: string}]", "fields: [{name: isVIP, type: boolean, default: true}]", "[]", "fields: 3",
+	} {
+		f.Add(seed)
+	}
+	column := regexp.MustCompile(`^cf_[a-z0-9_]{1,60}$`)
+	f.Fuzz(func(t *testing.T, data string) {
+		c, err := Parse([]byte(data))
+		if err != nil {
+			return
+		}
+		for _, fd := range c.Fields {
+			if !column.MatchString(fd.Column()) {
+				t.Fatalf("field %q: column %q", fd.Name, fd.Column())
+			}
+			for _, r := range reserved {
+				if squash(fd.Name) == squash(r) {
+					t.Fatalf("field %q accepted, reserved %q", fd.Name, r)
+				}
+			}
+		}
+	})
 }
