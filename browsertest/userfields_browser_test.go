@@ -50,7 +50,9 @@ fields:
 		p.waitTrue("the Fields button shows", fmt.Sprintf(`(() => { const b = document.querySelector(%q); return !!b && !b.hidden; })()`, row+` button[data-action="fields"]`))
 		p.do("open the fields", chromedp.Click(chromedp.CSS(row+` button[data-action="fields"]`)), chromedp.WaitVisible(chromedp.CSS(form)))
 	}
-	value := func(name string) string { return eval[string](p, fmt.Sprintf(`document.querySelector(%q).value`, input(name))) }
+	value := func(name string) string {
+		return eval[string](p, fmt.Sprintf(`document.querySelector(%q).value`, input(name)))
+	}
 
 	if !t.Run("log in, the fields show in typed inputs, the private one nowhere", func(t *testing.T) {
 		p.t = t
