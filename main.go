@@ -33,6 +33,7 @@ import (
 	"github.com/gatehouse/gatehouse/cli"
 	"github.com/gatehouse/gatehouse/cluster"
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/follow"
 	"github.com/gatehouse/gatehouse/handlers"
 	"github.com/gatehouse/gatehouse/mail"
 	"github.com/gatehouse/gatehouse/metrics"
@@ -224,7 +225,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 }
 
 // follow keeps this instance current with the others and with SQL typed by
-// hand, through cluster.FollowChanges (the call an embedding app makes too):
+// hand, through the call an embedding app makes too (Server.FollowChanges):
 // the periodic revision check every POLICY_RELOAD_INTERVAL and, with
 // REDIS_URL, the notices (policy, settings, user writes; Casbin's
 // redis-watcher messages on REDIS_WATCHER_CHANNEL), until ctx is done or
@@ -233,8 +234,11 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 // settings revision moved, a user notice drops that user from the cache;
 // the user cache's 2s lifetime bounds the rest.
 func (a *app) follow(ctx context.Context, every time.Duration, log *slog.Logger) (stop func(), err error) {
-	stop, err = cluster.FollowChanges(ctx, a.cluster, cluster.Followed{
-		Policy: a.enforcer, Settings: a.store.Settings(), Users: a.store, Every: every, Logger: log})
+	o := follow.Options{Every: every, Logger: log}
+	if a.cluster != nil {
+		o.Notices = a.cluster
+	}
+	stop, err = a.server.FollowChanges(ctx, o)
 	if err == nil && a.cluster != nil {
 		log.Info("sharing rate limits, policy and settings changes and user writes with the other instances through Redis")
 	}

@@ -8,15 +8,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/follow"
 	"github.com/redis/go-redis/v9"
 )
 
 // Reloader is the policy side of a notice: *policy.Enforcer. ReloadIfChanged
 // reloads only when the revision stored in the database moved, so a notice
 // is idempotent: a duplicate, late or forged one costs one small query.
-type Reloader interface {
-	ReloadIfChanged(ctx context.Context) (before, after int64, err error)
-}
+type Reloader = follow.Reloader
 
 // notice is the payload published on the notice channel: a policy change
 // (Revision), a write to a user (User, see users.go) or a settings change

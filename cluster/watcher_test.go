@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/cluster"
+	"github.com/gatehouse/gatehouse/follow"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/redis/go-redis/v9"
 )
@@ -29,7 +30,7 @@ type watcherMSG struct {
 	FieldValues []string
 }
 
-// TestRedisCasbinWatcher: a policy change made through FollowChanges' hooks
+// TestRedisCasbinWatcher: a policy change made through FollowNotices' hooks
 // is announced on the watcher channel as redis-watcher's Update message
 // (which its DefaultUpdateCallback answers with LoadPolicy), without the
 // write waiting for it; and a message a plain Casbin enforcer's watcher
@@ -47,7 +48,7 @@ func TestRedisCasbinWatcher(t *testing.T) {
 		in instance
 		c  *cluster.Cluster
 	}{{a, ca}, {b, cb}} {
-		stop, err := cluster.FollowChanges(ctx, x.c, cluster.Followed{Policy: x.in.enforcer, Settings: x.in.store.Settings(), Users: x.in.store})
+		stop, err := x.c.FollowNotices(ctx, follow.Targets{Policy: x.in.enforcer, Settings: x.in.store.Settings(), Users: x.in.store})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,6 +22,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gatehouse/gatehouse/follow"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -265,4 +266,15 @@ func Role(ctx context.Context) string {
 		return c.Role
 	}
 	return ""
+}
+
+// FollowChanges keeps the guard's decisions current with the policy,
+// settings and users that other processes sharing the database change (a
+// Gatehouse server's admin page, the CLI, SQL typed by hand, another
+// instance, a plain Casbin enforcer): every o.Every it reloads what the
+// stored revisions say moved, and with o.Notices (a *cluster.Cluster, for
+// Redis) it announces this process's changes and applies the others' at
+// once. It runs until ctx is done or stop is called. See package follow.
+func (g *Guard) FollowChanges(ctx context.Context, o follow.Options) (stop func(), err error) {
+	return follow.Changes(ctx, follow.Targets{Policy: g.cfg.Enforcer, Settings: g.cfg.Store.Settings(), Users: g.cfg.Store}, o)
 }

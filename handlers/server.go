@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/follow"
 	"github.com/gatehouse/gatehouse/guard"
 	"github.com/gatehouse/gatehouse/internal/loglimit"
 	"github.com/gatehouse/gatehouse/policy"
@@ -290,6 +291,14 @@ func (s *Server) TokenCacheStats() (hits, misses uint64) { return s.guard.TokenC
 // Guard returns the server's guard, to protect an app's other routers (an
 // http.ServeMux with Guard().Mux) with the same tokens and policy.
 func (s *Server) Guard() *guard.Guard { return s.guard }
+
+// FollowChanges keeps the server current with what other processes sharing
+// the database change: guard.Guard.FollowChanges. Gatehouse's serve command
+// calls it with POLICY_RELOAD_INTERVAL and, with REDIS_URL, its
+// *cluster.Cluster as o.Notices.
+func (s *Server) FollowChanges(ctx context.Context, o follow.Options) (stop func(), err error) {
+	return s.guard.FollowChanges(ctx, o)
+}
 
 // Register adds functions to the catalogue without routes on the engine:
 // an app's routes served by another router (an http.ServeMux behind

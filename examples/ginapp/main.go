@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse/gatehouse/follow"
 	"github.com/gatehouse/gatehouse/handlers"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/gatehouse/gatehouse/store"
@@ -29,7 +30,8 @@ p, authenticated, /api/posts, POST
 p, admin, /api/posts/:id, DELETE
 `
 
-// newApp wires Gatehouse and the app's routes over the database.
+// newApp wires Gatehouse and the app's routes over the database; the app
+// follows policy changes until ctx is done.
 func newApp(ctx context.Context, databaseURL string, secret []byte) (*handlers.Server, error) {
 	st, err := store.Open(databaseURL)
 	if err != nil {
@@ -62,6 +64,12 @@ func newApp(ctx context.Context, databaseURL string, secret []byte) (*handlers.S
 	srv.Route(policy.Function{Name: "api::post.post.findOne", Method: "GET", Route: "/api/posts/:id"}, false, posts.findOne)
 	srv.Route(policy.Function{Name: "api::post.post.create", Method: "POST", Route: "/api/posts"}, false, posts.create)
 	srv.Route(policy.Function{Name: "api::post.post.delete", Method: "DELETE", Route: "/api/posts/:id"}, false, posts.delete)
+	// Changes made by another process sharing the database (another
+	// instance, the CLI, SQL) apply here within 10s; follow.Options.Notices
+	// set to a *cluster.Cluster applies them at once through Redis.
+	if _, err := srv.FollowChanges(ctx, follow.Options{Every: 10 * time.Second}); err != nil {
+		return nil, err
+	}
 	return srv, nil
 }
 
