@@ -34,6 +34,7 @@ import (
 	"github.com/gatehouse/gatehouse/cluster"
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/follow"
+	"github.com/gatehouse/gatehouse/gateway"
 	"github.com/gatehouse/gatehouse/handlers"
 	"github.com/gatehouse/gatehouse/mail"
 	"github.com/gatehouse/gatehouse/metrics"
@@ -89,7 +90,7 @@ func rootCommand() *cobra.Command {
 	}
 	root.SetVersionTemplate("gatehouse {{.Version}}\n")
 	root.AddCommand(serve, cli.AdminCommand(opts), cli.PolicyCommand(opts), cli.RoleCommand(opts), cli.UserCommand(opts),
-		cli.HealthCommand(opts), cli.MailCommand(opts), cli.VersionCommand())
+		cli.HealthCommand(opts), cli.MailCommand(opts), cli.RoutesCommand(opts), cli.VersionCommand())
 	return root
 }
 
@@ -126,6 +127,8 @@ type app struct {
 	cluster *cluster.Cluster
 	// metrics is served on METRICS_ADDR (nil without it).
 	metrics *metrics.Metrics
+	// functions is ROUTES_FILE, reloaded on SIGHUP (nil without it).
+	functions *gateway.Routes
 }
 
 // newApp wires everything the server needs.
@@ -166,6 +169,15 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 	}
 	// -- end of Redis wiring --
 	m := newMetrics(cfg)
+	var functions *gateway.Routes
+	if cfg.Gateway.RoutesFile != "" {
+		if functions, err = gateway.NewRoutes(cfg.Gateway.RoutesFile, handlers.OwnRoutes(), log); err != nil {
+			if peers != nil {
+				peers.Close()
+			}
+			return fail(fmt.Errorf("ROUTES_FILE: %w", err))
+		}
+	}
 	srv, err := handlers.New(handlers.Config{
 		Store: st, Enforcer: enforcer, Secret: secret, TokenTTL: cfg.JWTExpiresIn, BcryptCost: cfg.BcryptCost,
 		BodyLimit: cfg.BodyLimit, TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Logger: log,
@@ -199,6 +211,9 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		ReadyChecks:    readyChecks,
 		Metrics:        handlerMetrics(m),
 		AccessLog:      cfg.AccessLog,
+		// -- functions file wiring (ROUTES_FILE, forward-auth, gateway mode) --
+		Functions: functions, Gateway: cfg.Gateway.Enabled, GatewayTimeout: cfg.Gateway.Timeout,
+		ForwardAuthProxies: cfg.Gateway.ForwardAuthProxies,
 	})
 	if err != nil {
 		if peers != nil {
@@ -206,7 +221,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		}
 		return fail(err)
 	}
-	a := &app{store: st, enforcer: enforcer, server: srv, cluster: peers, metrics: m}
+	a := &app{store: st, enforcer: enforcer, server: srv, cluster: peers, metrics: m, functions: functions}
 	if m != nil {
 		if err := a.measure(m); err != nil {
 			if peers != nil {
@@ -332,6 +347,14 @@ func serve(ctx context.Context, cfg config.Config, out io.Writer) error {
 	announceAdmin(ctx, cfg, a.store, log)
 	a.enforcer.SetHistoryRetention(cfg.PolicyHistoryRetention)
 	go idle.run(ctx)
+	if a.functions != nil {
+		// Registered before serving, so a SIGHUP never finds the default
+		// action (exit) in place.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go reloadOnHangup(ctx, hup, a.functions)
+	}
 	// The mail queue's worker: delivers queued reset and confirmation mail,
 	// retrying while SMTP fails. Each instance runs one; they share the queue.
 	mailCtx, stopMail := context.WithCancel(ctx)
@@ -395,6 +418,20 @@ func announceAdmin(ctx context.Context, cfg config.Config, st *store.Store, log 
 			"(with the same DATABASE_URL), or set ADMIN_EMAIL and ADMIN_PASSWORD before the next start", "url", page)
 	default:
 		log.Info("admin page", "url", page, "admins", admins)
+	}
+}
+
+// reloadOnHangup reloads the functions file on each SIGHUP until ctx is
+// done; a file that does not load keeps the previous one (Routes.Reload
+// logs why).
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, functions *gateway.Routes) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_ = functions.Reload()
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/gatehouse/gatehouse/gateway"
 	"github.com/gatehouse/gatehouse/handlers"
 	"github.com/gatehouse/gatehouse/policy"
 	"github.com/spf13/cobra"
@@ -46,13 +47,53 @@ type Options struct {
 	// LookupEnv reads the environment for the flags' defaults (default
 	// os.LookupEnv).
 	LookupEnv func(string) (string, bool)
+
+	// functions are the functions of a command's --routes-file
+	// (withRoutesFile).
+	functions *policy.Catalog
 }
 
-func (o Options) catalog() policy.Catalog {
-	if o.Catalog == nil {
-		return handlers.DefaultCatalog()
+// withRoutesFile adds --routes-file (default $ROUTES_FILE) to a command
+// that reads the catalogue, and returns the options whose catalog()
+// includes that file's functions, loaded (and checked) before the command
+// runs.
+func (o Options) withRoutesFile(cmd *cobra.Command) Options {
+	def, _ := o.lookupEnv()("ROUTES_FILE")
+	path := cmd.Flags().String("routes-file", def, "a protected app's functions file, whose functions join the catalogue [$ROUTES_FILE]")
+	functions := new(policy.Catalog)
+	o.functions = functions
+	own := o.ownRoutes()
+	cmd.PreRunE = func(*cobra.Command, []string) error {
+		if *path == "" {
+			return nil
+		}
+		t, _, err := gateway.LoadChecked(*path, own)
+		if err != nil {
+			return err
+		}
+		*functions = t.Catalog()
+		return nil
 	}
-	return o.Catalog
+	return o
+}
+
+// catalog is Options.Catalog, then the functions of the command's
+// --routes-file (withRoutesFile), when it has one.
+func (o Options) catalog() policy.Catalog {
+	base := o.Catalog
+	if base == nil {
+		base = handlers.DefaultCatalog()
+	}
+	if o.functions == nil || len(*o.functions) == 0 {
+		return base
+	}
+	return append(append(policy.Catalog(nil), base...), *o.functions...)
+}
+
+// ownRoutes is what a functions file may not overlap: the app's catalogue
+// and every route Gatehouse serves.
+func (o Options) ownRoutes() policy.Catalog {
+	return append(append(policy.Catalog(nil), o.Catalog...), handlers.OwnRoutes()...)
 }
 
 func (o Options) model() string {

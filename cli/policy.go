@@ -15,6 +15,8 @@ import (
 // PolicyCommand is `policy`: export, import, check, diff, lint and test the
 // policy, against the routes of opts.Catalog; read its history, revert to a
 // revision, apply a reviewed file.
+// The commands that read the catalogue (check, diff, import, lint, test) take
+// --routes-file (default $ROUTES_FILE): a protected app's functions join it.
 func PolicyCommand(opts Options) *cobra.Command {
 	return group(&cobra.Command{Use: "policy", Short: "Export, import, check, diff, lint and test the policy"},
 		policyExport(opts), policyImport(opts), policyCheck(opts), policyDiff(opts), policyLint(opts), policyTest(opts),

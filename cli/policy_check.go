@@ -11,6 +11,7 @@ import (
 // when denied.
 func policyCheck(opts Options) *cobra.Command {
 	cmd := &cobra.Command{Use: "check ROLE METHOD PATH", Short: "Explain a decision (exit 1 when denied)", Args: cobra.ExactArgs(3)}
+	opts = opts.withRoutesFile(cmd)
 	opts.withApp(cmd, readOnly, func(cmd *cobra.Command, a *app, args []string) error {
 		role, method, path := args[0], strings.ToUpper(args[1]), args[2]
 		fn, ok := opts.catalog().Lookup(method, path)

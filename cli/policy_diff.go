@@ -23,6 +23,7 @@ func policyDiff(opts Options) *cobra.Command {
 			}
 			return cobra.ExactArgs(2)(cmd, args)
 		}}
+	opts = opts.withRoutesFile(cmd)
 	exitCode := cmd.Flags().Bool("exit-code", false, "exit 1 when something differs, 0 when nothing does (as git diff --exit-code); with --live any row differing counts")
 	live := cmd.Flags().Bool("live", false, "compare the stored policy (DATABASE_URL) with FILE")
 	offline := func(cmd *cobra.Command, args []string) error {

@@ -8,6 +8,7 @@ import (
 // policy, printing the decisions that flip.
 func policyImport(opts Options) *cobra.Command {
 	cmd := &cobra.Command{Use: "import FILE", Short: "Replace the stored policy with a CSV file (prints the decision changes)", Args: cobra.ExactArgs(1)}
+	opts = opts.withRoutesFile(cmd)
 	dry := cmd.Flags().Bool("dry-run", false, "only print what would change")
 	message := cmd.Flags().String("message", "", "a note recorded with the change in the policy history")
 	opts.withApp(cmd, readWrite, func(cmd *cobra.Command, a *app, args []string) error {

@@ -16,6 +16,7 @@ import (
 // line; exit 1 on any finding.
 func policyLint(opts Options) *cobra.Command {
 	cmd := &cobra.Command{Use: "lint", Short: "Find unreachable routes, public writes, dead and shadowed rules, cycles", Args: cobra.NoArgs}
+	opts = opts.withRoutesFile(cmd)
 	file := cmd.Flags().String("policy", "", "lint this CSV file instead of the stored policy")
 	opts.withApp(cmd, readOnly, func(cmd *cobra.Command, a *app, _ []string) error {
 		start := time.Now()

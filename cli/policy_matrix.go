@@ -15,6 +15,7 @@ import (
 // permission matrix, print "N passed, M failed", exit 1 on a mismatch.
 func policyTest(opts Options) *cobra.Command {
 	cmd := &cobra.Command{Use: "test MATRIX", Short: "Check a permission matrix (role,method,path,expect); exit 1 on any mismatch", Args: cobra.ExactArgs(1)}
+	opts = opts.withRoutesFile(cmd)
 	junit := cmd.Flags().String("junit", "", "also write JUnit XML to this file")
 	file := cmd.Flags().String("policy", "", "test this CSV policy file instead of the stored policy")
 	opts.withApp(cmd, readOnly, func(cmd *cobra.Command, a *app, args []string) error {

@@ -82,6 +82,10 @@ var Vars = []Var{
 	{Env: "ACCESS_LOG", Flag: "access-log", Default: "true", Usage: "log one line per request at info (request id, method, route, status, duration, user, role)", Kind: Bool},
 	{Env: "SHUTDOWN_GRACE", Flag: "shutdown-grace", Default: "5s", Usage: "on SIGTERM, how long to keep serving with readiness failing (for the load balancer to notice) before draining", Kind: Duration},
 	{Env: "SHUTDOWN_TIMEOUT", Flag: "shutdown-timeout", Default: "30s", Usage: "on SIGTERM, how long the in-flight requests may take to finish after the grace period", Kind: Duration},
+	{Env: "ROUTES_FILE", Flag: "routes-file", Default: "", Usage: "YAML file of the protected app's functions (name, method, path, upstream): they join the catalogue, and GET /api/authz/verify decides about them; reloaded on SIGHUP (default: none)"},
+	{Env: "GATEWAY", Flag: "gateway", Default: "false", Usage: "gateway mode: proxy the ROUTES_FILE functions to their upstreams after authentication and authorization", Kind: Bool},
+	{Env: "GATEWAY_TIMEOUT", Flag: "gateway-timeout", Default: "30s", Usage: "gateway mode: longest wait for an upstream's response headers (504 past it); bodies stream without a deadline", Kind: Duration},
+	{Env: "FORWARD_AUTH_PROXIES", Flag: "forward-auth-proxies", Default: "127.0.0.0/8,::1", Usage: "comma-separated IPs/CIDRs of the proxies (nginx, Caddy, Traefik) whose X-Forwarded-Method/Uri and X-Original-Method/URI GET /api/authz/verify believes"},
 	{Env: "LOG_LEVEL", Flag: "log-level", Default: "info", Usage: "debug, info, warn or error"},
 	{Env: "LOG_FORMAT", Flag: "log-format", Default: "text", Usage: "text or json"},
 }
@@ -138,6 +142,9 @@ type Config struct {
 	// refresh mode (sessions.go).
 	JWTManagement string
 	Sessions      Sessions
+
+	// Gateway is the protected app's settings (gateway.go).
+	Gateway Gateway
 
 	// CORS, MetricsAddr and AccessLog are the operational settings (ops.go).
 	CORS        CORS
@@ -226,16 +233,8 @@ func Parse(values map[string]string) (Config, error) {
 			return c, bad("RATE_LIMIT_IP_INTERVAL", "want a Go duration of at least 1s, such as 1m or 30s")
 		}
 	}
-	for _, p := range strings.Split(get("TRUSTED_PROXIES"), ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
-		if net.ParseIP(p) == nil {
-			if _, _, err := net.ParseCIDR(p); err != nil {
-				return c, bad("TRUSTED_PROXIES", fmt.Sprintf("%q is neither an IP nor a CIDR", p))
-			}
-		}
-		c.TrustedProxies = append(c.TrustedProxies, p)
+	if c.TrustedProxies, err = parseAddresses(get, "TRUSTED_PROXIES"); err != nil {
+		return c, err
 	}
 	if c.BcryptCost, err = strconv.Atoi(get("BCRYPT_COST")); err != nil || c.BcryptCost < 4 || c.BcryptCost > 31 {
 		return c, bad("BCRYPT_COST", "want a whole number from 4 to 31 (10 or more in production)")
@@ -295,6 +294,9 @@ func Parse(values map[string]string) (Config, error) {
 	if err := parseOps(get, &c); err != nil {
 		return c, err
 	}
+	if err := parseGateway(get, &c); err != nil {
+		return c, err
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {
 		return c, bad("LOG_LEVEL", "want debug, info, warn or error")
 	}
@@ -306,4 +308,21 @@ func Parse(values map[string]string) (Config, error) {
 		return c, bad("LOG_FORMAT", "want text or json")
 	}
 	return c, nil
+}
+
+// parseAddresses reads a comma-separated list of IPs and CIDRs.
+func parseAddresses(get func(string) string, env string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(get(env), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return nil, fmt.Errorf("config: %s=%q: %q is neither an IP nor a CIDR", env, get(env), p)
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }

@@ -107,6 +107,14 @@ func (g *Guard) Authenticate(ctx context.Context, authorization string) (*Caller
 	if err != nil {
 		return nil, &Refusal{Status: http.StatusUnauthorized, Name: "UnauthorizedError", Message: "Missing or invalid credentials", Err: err}
 	}
+	return g.AuthenticateUser(ctx, id, issuedAt)
+}
+
+// AuthenticateUser resolves the caller from a credential already verified
+// (a token's claims, a refresh-mode session) that names user id and was
+// issued at issuedAt: a user gone, blocked, unconfirmed while confirmation
+// is required, or whose tokens were revoked after issuedAt → 401.
+func (g *Guard) AuthenticateUser(ctx context.Context, id uint, issuedAt time.Time) (*Caller, error) {
 	user, err := g.cfg.Store.Users().ForAuth(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &Refusal{Status: http.StatusUnauthorized, Name: "UnauthorizedError", Message: "Invalid credentials", Err: err}

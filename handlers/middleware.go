@@ -36,8 +36,14 @@ func (s *Server) recoverPanics(c *gin.Context, recovered any) {
 }
 
 // limitBody refuses bodies over the limit with 413, up front when the length
-// is declared, and while reading otherwise.
+// is declared, and while reading otherwise (not those gateway mode proxies).
 func (s *Server) limitBody(c *gin.Context) {
+	if s.proxy != nil && c.FullPath() == "" {
+		// Gateway mode: the app's upstream sets its own limits; its
+		// bodies stream through.
+		c.Next()
+		return
+	}
 	if c.Request.ContentLength > s.cfg.BodyLimit {
 		s.writeError(c, errPayloadTooLarge)
 		return

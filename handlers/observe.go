@@ -103,8 +103,12 @@ func (s *Server) requestID(c *gin.Context) string {
 
 // fromTrustedProxy reports whether the request's peer is one of
 // TrustedProxies.
-func (s *Server) fromTrustedProxy(c *gin.Context) bool {
-	if len(s.trusted) == 0 {
+func (s *Server) fromTrustedProxy(c *gin.Context) bool { return peerIn(c, s.trusted) }
+
+// peerIn reports whether the request's peer (its connection's address, never
+// a header) is in one of the prefixes.
+func peerIn(c *gin.Context, prefixes []netip.Prefix) bool {
+	if len(prefixes) == 0 {
 		return false
 	}
 	addr, err := netip.ParseAddr(c.RemoteIP())
@@ -112,7 +116,7 @@ func (s *Server) fromTrustedProxy(c *gin.Context) bool {
 		return false
 	}
 	addr = addr.Unmap()
-	for _, p := range s.trusted {
+	for _, p := range prefixes {
 		if p.Contains(addr) {
 			return true
 		}

@@ -10,7 +10,7 @@ import (
 // permissions map over every route, enabled for the caller's role (the
 // public role for anonymous callers).
 func (s *Server) getPermissions(c *gin.Context) error {
-	perms, err := s.enforcer.PermissionsOf(CurrentRole(c), s.catalog)
+	perms, err := s.enforcer.PermissionsOf(CurrentRole(c), s.Catalog())
 	if err != nil {
 		return err
 	}
@@ -29,7 +29,7 @@ type routeJSON struct {
 // the URL beside each function.
 func (s *Server) getRoutes(c *gin.Context) error {
 	routes := map[string][]routeJSON{}
-	for _, fn := range s.catalog {
+	for _, fn := range s.Catalog() {
 		routes[fn.Type()] = append(routes[fn.Type()], routeJSON{Method: fn.Method, Path: fn.Route,
 			Handler: fn.Controller() + "." + fn.Action(), Action: fn.Name})
 	}

@@ -96,7 +96,7 @@ func (s *Server) planPolicy(ctx context.Context, rules []policy.Rule) ([]policy.
 	if err != nil {
 		return nil, err
 	}
-	flips, err := s.enforcer.Plan(rules, roles, s.catalog)
+	flips, err := s.enforcer.Plan(rules, roles, s.Catalog())
 	var lineErr *policy.LineError
 	var cycle *policy.CycleError
 	switch {
@@ -134,7 +134,7 @@ func (s *Server) checkPolicy(c *gin.Context) error {
 
 // explain resolves the concrete path to its route and explains the decision.
 func (s *Server) explain(role, method, path string) (policy.Explanation, error) {
-	fn, ok := s.catalog.Lookup(method, path)
+	fn, ok := s.Catalog().Lookup(method, path)
 	if !ok {
 		return policy.Explanation{}, ValidationError(fmt.Sprintf("No route matches %s %s", method, path), nil)
 	}

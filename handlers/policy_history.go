@@ -138,7 +138,7 @@ func (s *Server) getPolicyHistoryEntry(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	flips, err := s.enforcer.Flips(ctx(c), entry, roles, s.catalog)
+	flips, err := s.enforcer.Flips(ctx(c), entry, roles, s.Catalog())
 	if err != nil {
 		return err
 	}

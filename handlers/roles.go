@@ -67,7 +67,7 @@ func (s *Server) findRole(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	perms, err := s.enforcer.PermissionsOf(role.Type, s.catalog)
+	perms, err := s.enforcer.PermissionsOf(role.Type, s.Catalog())
 	if err != nil {
 		return err
 	}
@@ -337,14 +337,15 @@ func (s *Server) planRoleRules(ctx context.Context, roleType string, rb roleBody
 		}
 	}
 	var enabled map[string]bool
+	catalog := s.Catalog()
 	if rb.Permissions != nil {
 		enabled = rb.Permissions.Enabled()
 		for name := range enabled {
-			if _, ok := s.catalog.ByName(name); !ok {
+			if _, ok := catalog.ByName(name); !ok {
 				return nil, nil, ValidationError("Unknown permission "+name, nil)
 			}
 		}
-		for _, fn := range s.catalog {
+		for _, fn := range catalog {
 			row := policy.Rule{Type: "p", Values: []string{roleType, fn.Route, fn.Method}}
 			switch {
 			case enabled[fn.Name] && !exact[row.String()]:
@@ -370,7 +371,7 @@ func (s *Server) planRoleRules(ctx context.Context, roleType string, rb roleBody
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, fn := range s.catalog {
+		for _, fn := range catalog {
 			if !disabled[fn.Name] || enabled[fn.Name] {
 				continue
 			}

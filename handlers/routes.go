@@ -104,7 +104,13 @@ func (s *Server) router() error {
 	// grants it (fail-closed). Opt-outs are explicit (ginguard.Public).
 	engine.Use(s.observe, gin.CustomRecoveryWithWriter(nil, s.recoverPanics), s.cors, s.limitBody,
 		ginguard.Middleware(s.guard, ginguard.OnError(s.refuse)))
-	engine.NoRoute(func(c *gin.Context) { s.writeError(c, errNoRoute) })
+	engine.NoRoute(func(c *gin.Context) {
+		if s.proxy != nil {
+			s.proxyFunction(c)
+			return
+		}
+		s.writeError(c, errNoRoute)
+	})
 	engine.NoMethod(func(c *gin.Context) { s.writeError(c, errNoMethod) })
 	ginguard.Public(s.guard, engine, http.MethodGet, "/_health", s.health)
 	ginguard.Public(s.guard, engine, http.MethodGet, "/_ready", s.ready)
@@ -114,6 +120,11 @@ func (s *Server) router() error {
 		for _, method := range []string{http.MethodGet, http.MethodHead} {
 			ginguard.Public(s.guard, engine, method, p, adminPage)
 		}
+	}
+	// Forward-auth: public itself, it decides about the request it names
+	// (gateway.go).
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		ginguard.Public(s.guard, engine, method, VerifyRoute, s.handle(s.verify))
 	}
 	s.engine = engine
 	for _, r := range s.routes() {
@@ -149,3 +160,18 @@ func DefaultCatalog() policy.Catalog {
 	}
 	return catalog
 }
+
+// reservedRoutes are the routes Gatehouse serves outside the catalogue
+// (public: probes, the admin page, forward-auth).
+var reservedRoutes = policy.Catalog{
+	{Name: "gatehouse::health", Method: http.MethodGet, Route: "/_health"},
+	{Name: "gatehouse::ready", Method: http.MethodGet, Route: "/_ready"},
+	{Name: "gatehouse::admin", Method: http.MethodGet, Route: admin.Prefix},
+	{Name: "gatehouse::admin", Method: http.MethodGet, Route: admin.Prefix + "/*file"},
+	{Name: "gatehouse::authz.verify", Method: http.MethodGet, Route: VerifyRoute},
+}
+
+// OwnRoutes returns every route Gatehouse itself serves, the catalogue's
+// and the public ones: what a functions file may not overlap
+// (gateway.Table.Check).
+func OwnRoutes() policy.Catalog { return append(DefaultCatalog(), reservedRoutes...) }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/follow"
+	"github.com/gatehouse/gatehouse/gateway"
 	"github.com/gatehouse/gatehouse/guard"
 	"github.com/gatehouse/gatehouse/internal/loglimit"
 	"github.com/gatehouse/gatehouse/policy"
@@ -131,6 +132,21 @@ type Config struct {
 	// row that would allow it.
 	AccessLog bool
 	// -- end of operations settings --
+	// -- functions file settings (gateway.go) --
+	// Functions are the protected app's functions (ROUTES_FILE): they join
+	// the catalogue, and GET /api/authz/verify decides about them (nil:
+	// none).
+	Functions *gateway.Routes
+	// Gateway proxies the functions to their upstreams (GATEWAY).
+	Gateway bool
+	// GatewayTimeout bounds the wait for an upstream's response headers
+	// (504 past it; 30s when zero).
+	GatewayTimeout time.Duration
+	// ForwardAuthProxies are the peers (IPs or CIDRs) whose forward-auth
+	// headers GET /api/authz/verify believes (nil: loopback, see
+	// DefaultForwardAuthProxies).
+	ForwardAuthProxies []string
+	// -- end of functions file settings --
 	// ReadyChecks are what GET /_ready checks besides the database's write
 	// path, e.g. Redis when REDIS_URL is set (main adds it).
 	ReadyChecks []ReadyCheck
@@ -176,6 +192,10 @@ type Server struct {
 	// delivered remembers the provider tokens the query-mode callback leg
 	// handed to the front end (Config.OAuthConsumed, else this process).
 	delivered Consumed
+	// forwardAuthPeers is Config.ForwardAuthProxies parsed; proxy serves
+	// gateway mode (nil outside it).
+	forwardAuthPeers []netip.Prefix
+	proxy            *gateway.Proxy
 	// publicOrigin is PublicURL's origin, always allowed by
 	// checkCookieOrigin.
 	publicOrigin string
@@ -269,6 +289,16 @@ func New(cfg Config) (*Server, error) {
 	if s.trusted, err = parseTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("handlers: TrustedProxies: %w", err)
 	}
+	if s.forwardAuthPeers, err = parseForwardAuthProxies(cfg.ForwardAuthProxies); err != nil {
+		return nil, fmt.Errorf("handlers: ForwardAuthProxies: %w", err)
+	}
+	if cfg.Gateway {
+		if cfg.Functions == nil {
+			return nil, errors.New("handlers: Gateway needs Functions (ROUTES_FILE)")
+		}
+		s.proxy = gateway.NewProxy(gateway.ProxyConfig{ResponseTimeout: cfg.GatewayTimeout, OnError: s.proxyError,
+			ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)})
+	}
 	s.metrics = cfg.Metrics
 	s.publicOrigin = originOf(cfg.PublicURL)
 	if err := s.router(); err != nil {
@@ -306,8 +336,11 @@ func (s *Server) FollowChanges(ctx context.Context, o follow.Options) (stop func
 // them.
 func (s *Server) Register(fns ...policy.Function) { s.catalog = append(s.catalog, fns...) }
 
-// Catalog returns every route's function, in registration order.
-func (s *Server) Catalog() policy.Catalog { return append(policy.Catalog(nil), s.catalog...) }
+// Catalog returns every route's function, in registration order, then the
+// functions file's (Config.Functions) as currently loaded.
+func (s *Server) Catalog() policy.Catalog {
+	return append(append(policy.Catalog(nil), s.catalog...), s.functionsTable().Catalog()...)
+}
 
 // ServeHTTP serves a request. A single trailing slash is dropped before
 // routing (as Strapi's router ignores it); authorization is always decided on

@@ -1,0 +1,48 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Gateway is the settings of a protected app: its functions file,
+// forward-auth and gateway mode.
+type Gateway struct {
+	// RoutesFile is the functions file ("" for none).
+	RoutesFile string
+	// Enabled proxies the functions to their upstreams.
+	Enabled bool
+	// Timeout bounds the wait for an upstream's response headers.
+	Timeout time.Duration
+	// ForwardAuthProxies are the IPs and CIDRs whose forward-auth headers
+	// are believed.
+	ForwardAuthProxies []string
+}
+
+// parseGateway reads ROUTES_FILE, GATEWAY, GATEWAY_TIMEOUT and
+// FORWARD_AUTH_PROXIES into c.
+func parseGateway(get func(string) string, c *Config) error {
+	bad := func(env, why string) error {
+		return fmt.Errorf("config: %s=%q: %s", env, get(env), why)
+	}
+	g := &c.Gateway
+	g.RoutesFile = get("ROUTES_FILE")
+	var err error
+	if g.Enabled, err = strconv.ParseBool(get("GATEWAY")); err != nil {
+		return bad("GATEWAY", "want true or false")
+	}
+	if g.Enabled && g.RoutesFile == "" {
+		return bad("GATEWAY", "gateway mode needs ROUTES_FILE (the functions to proxy)")
+	}
+	if g.Timeout, err = time.ParseDuration(get("GATEWAY_TIMEOUT")); err != nil || g.Timeout < 100*time.Millisecond {
+		return bad("GATEWAY_TIMEOUT", "want a Go duration of at least 100ms, such as 30s")
+	}
+	if g.ForwardAuthProxies, err = parseAddresses(get, "FORWARD_AUTH_PROXIES"); err != nil {
+		return err
+	}
+	if g.ForwardAuthProxies == nil {
+		g.ForwardAuthProxies = []string{} // none: forward-auth is refused
+	}
+	return nil
+}

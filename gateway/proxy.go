@@ -1,0 +1,177 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// The identity headers: set by Gatehouse on what it passes on (the proxied
+// request in gateway mode, the forward-auth answer), and stripped from
+// every client request in gateway mode, so an upstream can trust them.
+const (
+	HeaderUserID   = "X-Gatehouse-User-Id"
+	HeaderRole     = "X-Gatehouse-Role"
+	HeaderFunction = "X-Gatehouse-Function"
+	// identityPrefix is what every stripped header starts with.
+	identityPrefix = "X-Gatehouse-"
+)
+
+// Identity is who a request was decided for.
+type Identity struct {
+	// UserID is empty for an anonymous caller or a public function.
+	UserID string
+	// Role is the role type the request was authorized as ("" for a
+	// public function, which is not decided).
+	Role string
+}
+
+// Set writes the identity headers (and the function's name) to h,
+// removing any of the same name first.
+func (id Identity) Set(h http.Header, fn *Function) {
+	h.Del(HeaderUserID)
+	h.Del(HeaderRole)
+	if id.UserID != "" {
+		h.Set(HeaderUserID, id.UserID)
+	}
+	if id.Role != "" {
+		h.Set(HeaderRole, id.Role)
+	}
+	h.Set(HeaderFunction, fn.Name)
+}
+
+// StripIdentity removes every X-Gatehouse-* header a client sent.
+func StripIdentity(h http.Header) {
+	for k := range h {
+		if len(k) >= len(identityPrefix) && strings.EqualFold(k[:len(identityPrefix)], identityPrefix) {
+			delete(h, k)
+		}
+	}
+}
+
+// ProxyConfig configures Proxy.
+type ProxyConfig struct {
+	// ResponseTimeout bounds the wait for an upstream's response headers
+	// (504 past it); 30s when zero. Bodies stream without a deadline.
+	ResponseTimeout time.Duration
+	// DialTimeout bounds connecting to an upstream (502 past it); 5s when zero.
+	DialTimeout time.Duration
+	// Transport replaces the default transport (tests).
+	Transport http.RoundTripper
+	// OnError answers a request the upstream failed: status is 502 (down,
+	// refused, broken) or 504 (too slow). It must write the answer.
+	OnError func(w http.ResponseWriter, r *http.Request, status int, err error)
+	// ErrorLog receives httputil.ReverseProxy's own messages.
+	ErrorLog *log.Logger
+}
+
+// Proxy passes requests to their function's upstream
+// (httputil.ReverseProxy): bodies stream both ways, flushed as they come,
+// WebSocket and other upgrades are tunnelled, X-Forwarded-For/Host/Proto
+// are set, client X-Gatehouse-* headers are replaced by Gatehouse's.
+type Proxy struct {
+	rp *httputil.ReverseProxy
+}
+
+// target is what Rewrite needs of one request.
+type target struct {
+	fn        *Function
+	canonical string
+	identity  Identity
+	// keepForwardedFor: the peer is a trusted proxy, whose
+	// X-Forwarded-For chain is kept (and appended to).
+	keepForwardedFor bool
+}
+
+type targetKey struct{}
+
+// NewProxy builds a Proxy.
+func NewProxy(cfg ProxyConfig) *Proxy {
+	if cfg.ResponseTimeout <= 0 {
+		cfg.ResponseTimeout = 30 * time.Second
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	transport := cfg.Transport
+	if transport == nil {
+		transport = &http.Transport{
+			Proxy:                 nil, // never an HTTP_PROXY between Gatehouse and the app
+			DialContext:           (&net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			ResponseHeaderTimeout: cfg.ResponseTimeout,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   128,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   cfg.DialTimeout,
+			ExpectContinueTimeout: time.Second,
+		}
+	}
+	onError := cfg.OnError
+	if onError == nil {
+		onError = func(w http.ResponseWriter, _ *http.Request, status int, _ error) { w.WriteHeader(status) }
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite:       rewrite,
+		Transport:     transport,
+		FlushInterval: -1,
+		ErrorLog:      cfg.ErrorLog,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				// The client went away: nobody to answer.
+				return
+			}
+			onError(w, r, UpstreamStatus(err), err)
+		},
+	}
+	return &Proxy{rp: rp}
+}
+
+// UpstreamStatus is the status of a failed upstream call: 504 when it
+// timed out, 502 otherwise.
+func UpstreamStatus(err error) int {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
+}
+
+// Serve passes r to fn's upstream. canonical is r's canonical escaped path
+// (Canonical); trustedPeer says r comes from a trusted proxy, whose
+// X-Forwarded-For is kept. The connection's read and write deadlines are
+// lifted, so long downloads, uploads and WebSockets are not cut by the
+// server's timeouts; ProxyConfig.ResponseTimeout still bounds the wait for
+// the upstream's answer.
+func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, fn *Function, canonical string, id Identity, trustedPeer bool) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	t := &target{fn: fn, canonical: canonical, identity: id, keepForwardedFor: trustedPeer}
+	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
+}
+
+// rewrite builds the upstream request.
+func rewrite(pr *httputil.ProxyRequest) {
+	t := pr.In.Context().Value(targetKey{}).(*target)
+	escaped := t.fn.UpstreamPath(t.canonical)
+	out := pr.Out.URL
+	out.Scheme, out.Host = t.fn.Upstream.Scheme, t.fn.Upstream.Host
+	out.Path, _ = url.PathUnescape(escaped)
+	out.RawPath = escaped
+	out.RawQuery = pr.In.URL.RawQuery
+	pr.Out.Host = ""
+	StripIdentity(pr.Out.Header)
+	if t.keepForwardedFor {
+		if prior := pr.In.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+			pr.Out.Header["X-Forwarded-For"] = append([]string(nil), prior...)
+		}
+	}
+	pr.SetXForwarded()
+	t.identity.Set(pr.Out.Header, t.fn)
+}
