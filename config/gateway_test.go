@@ -21,9 +21,9 @@ func TestParseGateway(t *testing.T) {
 		t.Errorf("set: %+v, %v", c.Gateway, err)
 	}
 	for values, want := range map[*map[string]string]string{
-		{"GATEWAY": "true"}:                    "needs ROUTES_FILE",
-		{"GATEWAY": "yes please"}:              "GATEWAY",
-		{"GATEWAY_TIMEOUT": "1ms"}:             "GATEWAY_TIMEOUT",
+		{"GATEWAY": "true"}:                     "needs ROUTES_FILE",
+		{"GATEWAY": "yes please"}:               "GATEWAY",
+		{"GATEWAY_TIMEOUT": "1ms"}:              "GATEWAY_TIMEOUT",
 		{"FORWARD_AUTH_PROXIES": "10.0.0.0/33"}: "FORWARD_AUTH_PROXIES",
 	} {
 		if _, err := Parse(*values); err == nil || !strings.Contains(err.Error(), want) {
