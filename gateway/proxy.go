@@ -32,18 +32,16 @@ type Identity struct {
 	Role string
 }
 
-// Set writes the identity headers (and the function's name) to h,
-// removing any of the same name first.
+// Set writes the identity headers and the function's name to h, replacing
+// any of the same name. All three are always present, empty when there is
+// no such thing (no user id for an anonymous caller): a proxy that copies
+// them then replaces a client's own copy even so (Caddy 2.6's copy_headers
+// leaves a client's header, or an unresolved placeholder, when the answer
+// lacks it).
 func (id Identity) Set(h http.Header, fn *Function) {
-	h.Del(HeaderUserID)
-	h.Del(HeaderRole)
-	if id.UserID != "" {
-		h.Set(HeaderUserID, id.UserID)
-	}
-	if id.Role != "" {
-		h.Set(HeaderRole, id.Role)
-	}
-	h.Set(HeaderFunction, fn.Name)
+	h[HeaderUserID] = []string{id.UserID}
+	h[HeaderRole] = []string{id.Role}
+	h[HeaderFunction] = []string{fn.Name}
 }
 
 // StripIdentity removes every X-Gatehouse-* header a client sent.
