@@ -85,10 +85,20 @@ func TestPageHasNoInlineCode(t *testing.T) {
 			t.Errorf("index.html has %q: the CSP forbids inline code and other origins", m)
 		}
 	}
-	js := get(t, admin.Handler(), http.MethodGet, "/admin/app.js", nil).Body.String()
-	for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "localStorage", "document.cookie", "eval("} {
-		if strings.Contains(js, bad) {
-			t.Errorf("app.js uses %s", bad)
+	scripts := regexp.MustCompile(`<script src="/admin/([a-z-]+\.js)" defer></script>`).FindAllStringSubmatch(body, -1)
+	if len(scripts) < 3 {
+		t.Fatalf("index.html loads %d scripts, want app.js and each screen's own", len(scripts))
+	}
+	for _, m := range scripts {
+		rec := get(t, admin.Handler(), http.MethodGet, "/admin/"+m[1], nil)
+		if rec.Code != http.StatusOK {
+			t.Errorf("GET /admin/%s: status = %d, want 200", m[1], rec.Code)
+			continue
+		}
+		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "localStorage", "document.cookie", "eval("} {
+			if strings.Contains(rec.Body.String(), bad) {
+				t.Errorf("%s uses %s", m[1], bad)
+			}
 		}
 	}
 }
@@ -103,6 +113,9 @@ func TestPageHasEveryScreen(t *testing.T) {
 		`<section id="users-view"`, `<section id="templates-view"`, `<section id="providers-view"`, `<section id="provider-view"`,
 		`href="#/users" data-tab="users"`, `href="#/email-templates" data-tab="email-templates"`, `href="#/providers" data-tab="providers"`,
 		`<input id="users-search"`, `<button id="users-prev"`, `<button id="users-next"`, `<form id="provider-form"`,
+		`<section id="advanced-view"`, `href="#/advanced" data-tab="advanced"`, `<script src="/admin/advanced.js" defer></script>`,
+		`<section id="custom-provider-view"`, `href="#/custom-provider/new"`, `<script src="/admin/custom-providers.js" defer></script>`,
+		`<div id="public-warning"`, `gatehouse admin create --email`, `<button id="nav-toggle"`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("index.html lacks %s", want)

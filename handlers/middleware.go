@@ -20,6 +20,10 @@ import (
 // PublicRole is the role type of requests without a token.
 const PublicRole = guard.PublicRole
 
+// AuthenticatedRole is the type of the system role Strapi gives signed-up
+// users by default; like public, it cannot be deleted.
+const AuthenticatedRole = "authenticated"
+
 // CurrentUser returns the authenticated user of the request, if any. It is
 // guard.User, the one accessor handlers (Gatehouse's and an embedding app's)
 // use.

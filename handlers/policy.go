@@ -49,7 +49,9 @@ func (s *Server) getPolicy(c *gin.Context) error {
 // replacePolicy is PUT /api/users-permissions/policy with a CSV body: the
 // whole policy is replaced atomically, or nothing changes. ?dryRun=true only
 // returns the decisions that would flip. With If-Match (GET's ETag) the
-// change is refused with 412 when the stored policy moved since.
+// change is refused with 412 when the stored policy moved since. Both
+// answers carry the new policy's `policy lint` findings ({kind, message}),
+// which the admin page shows next to the flips.
 func (s *Server) replacePolicy(c *gin.Context) error {
 	flags, err := queryFlags(c, "dryRun")
 	if err != nil {
@@ -78,15 +80,19 @@ func (s *Server) replacePolicy(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	findings, err := s.lintPolicy(ctx(c), rules)
+	if err != nil {
+		return err
+	}
 	if flags["dryRun"] {
-		return writeJSON(c, http.StatusOK, gin.H{"dryRun": true, "changes": flips})
+		return writeJSON(c, http.StatusOK, gin.H{"dryRun": true, "changes": flips, "findings": findings})
 	}
 	if err := s.enforcer.ReplaceIf(s.changeCtx(c, ""), rules, expect); err != nil {
 		return err
 	}
 	s.log.InfoContext(ctx(c), "policy replaced", "rules", len(rules), "flips", len(flips), "revision", s.enforcer.Revision())
 	c.Header("ETag", policyETag(s.enforcer.Revision()))
-	return writeJSON(c, http.StatusOK, gin.H{"ok": true, "revision": s.enforcer.Revision(), "changes": flips})
+	return writeJSON(c, http.StatusOK, gin.H{"ok": true, "revision": s.enforcer.Revision(), "changes": flips, "findings": findings})
 }
 
 // planPolicy checks a proposed policy (roles exist, no inheritance cycle)
@@ -106,6 +112,20 @@ func (s *Server) planPolicy(ctx context.Context, rules []policy.Rule) ([]policy.
 		return nil, ValidationError("Role inheritance cycle: "+strings.Join(cycle.Roles, " → "), gin.H{"cycle": cycle.Roles})
 	}
 	return flips, err
+}
+
+// lintPolicy returns `policy lint`'s findings on a proposed policy (never
+// nil: the admin page lists them).
+func (s *Server) lintPolicy(ctx context.Context, rules []policy.Rule) ([]policy.Finding, error) {
+	roles, err := s.store.Roles().Types(ctx)
+	if err != nil {
+		return nil, err
+	}
+	findings, err := policy.Lint(rules, s.Catalog(), roles)
+	if findings == nil {
+		findings = []policy.Finding{}
+	}
+	return findings, err
 }
 
 // checkPolicy is POST /api/users-permissions/policy/check {role, method, path}:

@@ -37,6 +37,11 @@ func TestPolicyAPI(t *testing.T) {
 					t.Errorf("a dry run changed the policy: anonymous GET /api/users = %d", rec.Code)
 				}
 			}},
+		{name: "dry run carries the lint findings of the new policy", method: "PUT", url: "/api/users-permissions/policy?dryRun=true", caller: "admin",
+			header: csv, body: policy.DefaultCSV + "\np, public, /api/users, POST\np, public, /api/nowhere, GET\n", wantStatus: 200,
+			want: []string{`"findings":[`, `{"kind":"public-write","message":"`, `{"kind":"dead-rule","message":"p, public, /api/nowhere, GET`}},
+		{name: "dry run of the default policy: findings is a list", method: "PUT", url: "/api/users-permissions/policy?dryRun=true", caller: "admin",
+			header: csv, body: policy.DefaultCSV, wantStatus: 200, want: []string{`"findings":[`}, notWant: []string{`"findings":null`}},
 		{name: "import grants public the users list", method: "PUT", url: "/api/users-permissions/policy", caller: "admin",
 			header: csv, body: withPublicUsers, wantStatus: 200, want: []string{`"ok":true`, `"to":"allow"`},
 			check: func(t *testing.T, e *testEnv, _ *httptest.ResponseRecorder) {

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/store"
 )
 
 // Fresh environments have roles 1 authenticated, 2 public, 3 admin.
@@ -76,7 +78,14 @@ func TestRolesAPI(t *testing.T) {
 			want: []string{`stays enabled through the rule`, `p, admin, /api/users, *`}},
 		{name: "delete public refused", method: "DELETE", url: "/api/users-permissions/roles/2", caller: "admin", wantStatus: 400,
 			want: []string{errorJSONFor(400, "ApplicationError", "Cannot delete public role")}},
-		{name: "delete the default role refused", method: "DELETE", url: "/api/users-permissions/roles/1", caller: "admin", wantStatus: 400},
+		{name: "delete authenticated refused", method: "DELETE", url: "/api/users-permissions/roles/1", caller: "admin", wantStatus: 400,
+			want: []string{errorJSONFor(400, "ApplicationError", "Cannot delete authenticated role")}},
+		{name: "delete authenticated refused when it is not the default", method: "DELETE", url: "/api/users-permissions/roles/1", caller: "admin",
+			setup: func(e *testEnv) { e.setAdvanced(func(a *store.Advanced) { a.DefaultRole = "admin" }) }, wantStatus: 400,
+			want: []string{errorJSONFor(400, "ApplicationError", "Cannot delete authenticated role")}},
+		{name: "delete the default role refused", method: "DELETE", url: "/api/users-permissions/roles/3", caller: "admin",
+			setup: func(e *testEnv) { e.setAdvanced(func(a *store.Advanced) { a.DefaultRole = "admin" }) }, wantStatus: 400,
+			want: []string{errorJSONFor(400, "ApplicationError", "Cannot delete the default role: choose another default role first")}},
 		{name: "delete unknown", method: "DELETE", url: "/api/users-permissions/roles/99", caller: "admin", wantStatus: 404, want: []string{notFound}},
 	})
 }

@@ -122,6 +122,7 @@
     for (const v of document.querySelectorAll('.view')) v.hidden = v.id !== viewId;
     const signedIn = Boolean(sessionStorage.getItem(TOKEN_KEY));
     byId('nav').hidden = !signedIn;
+    byId('nav-toggle').hidden = !signedIn;
     byId('session').hidden = !signedIn;
     byId('session-user').textContent = sessionStorage.getItem(USER_KEY) || '';
     for (const a of document.querySelectorAll('#nav a')) {
@@ -140,12 +141,24 @@
     flash = null;
   }
 
+  // Screens of their own files (advanced.js, custom-providers.js…) add
+  // their routes with gatehouseAdmin.addRoute(pattern, show).
+  const extraRoutes = [];
+
   function route() {
     if (!sessionStorage.getItem(TOKEN_KEY)) {
       showLogin();
       return;
     }
     const hash = location.hash;
+    document.querySelector('.topbar').classList.remove('nav-open');
+    for (const r of extraRoutes) {
+      const found = r.pattern.exec(hash);
+      if (found) {
+        r.show(...found.slice(1));
+        return;
+      }
+    }
     const m = /^#\/roles\/(\d+)$/.exec(hash);
     const provider = /^#\/providers\/([a-z0-9_-]{1,64})$/.exec(hash);
     if (m) showRole(m[1]);
@@ -194,6 +207,8 @@
     }
   }
 
+  const signOutHooks = []; // gatehouseAdmin.onSignOut: other files' views to clear
+
   // signOut forgets the token and everything shown, then shows the login form.
   function signOut(message) {
     sessionStorage.removeItem(TOKEN_KEY);
@@ -213,6 +228,7 @@
     usersPage = 1;
     currentProvider = null;
     policyDirty = false;
+    for (const clear of signOutHooks) clear();
     loginMessage = message || '';
     showLogin();
   }
@@ -264,6 +280,10 @@
 
   let currentRole = null;
   let routesByFunction = null; // function name → ["GET /api/users", …]
+  // The roles that cannot be deleted, with the default role (the API
+  // refuses them too): no Delete button.
+  const SYSTEM_ROLES = ['public', 'authenticated'];
+  const roleTypeOf = (res) => res.data.role.type;
 
   async function loadRoutes() {
     if (routesByFunction) return routesByFunction;
@@ -281,6 +301,7 @@
     const seq = show('role-view', 'roles');
     if (!keepStatus) setStatus('role-status', '', '');
     byId('delete-confirm').hidden = true;
+    byId('public-warning').hidden = true;
     const form = byId('role-form');
     form.setAttribute('aria-busy', 'true');
     if (!currentRole || String(currentRole.id) !== id) {
@@ -294,13 +315,16 @@
       byId('role-permissions').replaceChildren();
     }
     try {
-      const [roleRes, rolesRes, routes] = await Promise.all([
+      const [roleRes, rolesRes, routes, advanced] = await Promise.all([
         api('GET', UP + '/roles/' + encodeURIComponent(id)),
         api('GET', UP + '/roles'),
         loadRoutes().catch(() => ({})), // the routes only annotate the actions
+        api('GET', UP + '/advanced').catch(() => null), // only says which role is the default
       ]);
       if (seq !== viewSeq) return false;
       renderRole(roleRes.data.role, rolesRes.data.roles, routes);
+      const defaultRole = advanced && advanced.data.settings ? advanced.data.settings.default_role : 'authenticated';
+      byId('role-delete').hidden = SYSTEM_ROLES.includes(roleTypeOf(roleRes)) || roleTypeOf(roleRes) === defaultRole;
       return true;
     } catch (e) {
       if (seq !== viewSeq) return false;
@@ -371,7 +395,7 @@
         h('label', { htmlFor: id, title: where ? fn + ' — ' + where : fn },
           box, h('span', { className: 'action-text' },
             h('span', { className: 'action-name' }, action),
-            where ? h('span', { className: 'action-route' }, where) : null))));
+            where ? h('span', { className: 'action-route' }, routeLabel(where)) : null))));
     }
     all.addEventListener('change', () => {
       for (const b of boxes) b.checked = all.checked;
@@ -383,8 +407,14 @@
       list);
   }
 
-  async function saveRole(event) {
-    event.preventDefault();
+  // routeLabel is a route as text that may break after each "/" (and
+  // nowhere else): long routes wrap at their segments on narrow screens.
+  function routeLabel(text) {
+    return String(text).split('/').flatMap((part, i) => (i === 0 ? [part] : [h('wbr'), '/' + part]));
+  }
+
+  async function saveRole(event, confirmed) {
+    if (event) event.preventDefault();
     if (!currentRole) return;
     const role = currentRole;
     const permissions = {};
@@ -402,6 +432,16 @@
       permissions,
       inherits,
     };
+    const risks = confirmed ? [] : publicRisks(role, permissions, inherits);
+    if (risks.length) {
+      // Public is everyone without a token: say what this gives them, and
+      // save only when asked again.
+      byId('public-warning-list').replaceChildren(...risks.map((r) => h('li', {}, r)));
+      byId('public-warning').hidden = false;
+      byId('public-warning-cancel').focus();
+      return;
+    }
+    byId('public-warning').hidden = true;
     setStatus('role-status', 'busy', 'Saving…');
     try {
       await busy([byId('role-save'), byId('role-delete')], () =>
@@ -414,6 +454,30 @@
     } catch (e) {
       showError('role-status', e);
     }
+  }
+
+  // publicRisks lists what a save would newly give the public role (anyone,
+  // without a token): inherited roles, and actions whose routes write.
+  function publicRisks(role, permissions, inherits) {
+    if (role.type !== 'public') return [];
+    const risks = [];
+    const before = new Set(role.inherits || []);
+    for (const t of inherits) {
+      if (!before.has(t)) risks.push('Public would inherit every permission of the role ' + t + '.');
+    }
+    const was = role.permissions || {};
+    for (const [type, p] of Object.entries(permissions)) {
+      for (const [controller, actions] of Object.entries(p.controllers)) {
+        for (const [action, v] of Object.entries(actions)) {
+          const old = ((((was[type] || {}).controllers || {})[controller] || {})[action]) || {};
+          if (!v.enabled || old.enabled) continue;
+          const fn = type + '.' + controller + '.' + action;
+          const writes = ((routesByFunction || {})[fn] || []).filter((r) => /^(POST|PUT|PATCH|DELETE) /.test(r));
+          if (writes.length) risks.push('Anyone could call ' + writes.join(', ') + ' (' + fn + ').');
+        }
+      }
+    }
+    return risks;
   }
 
   function askDelete() {
@@ -706,7 +770,9 @@
     toggle.addEventListener('change', () => toggleProvider(name, toggle));
     return h('tr', { dataset: { provider: name } },
       h('td', {}, email ? h('span', { className: 'provider-name' }, name, h('span', { className: 'muted' }, ' · password login'))
-        : h('a', { href: '#/providers/' + encodeURIComponent(name), className: 'role-link' }, name)),
+        : p.type ? [h('a', { href: '#/custom-provider/edit/' + encodeURIComponent(name), className: 'role-link' }, name),
+          h('span', { className: 'muted' }, ' · ' + (p.type === 'oidc' ? 'OpenID Connect' : 'OAuth 2.0'))]
+          : h('a', { href: '#/providers/' + encodeURIComponent(name), className: 'role-link' }, name)),
       h('td', {}, toggle),
       h('td', {}, email ? null : p.key ? h('code', {}, p.key) : h('span', { className: 'muted' }, '—')),
       h('td', {}, email ? null : secretState(p.secret)),
@@ -876,6 +942,7 @@
       setStatus('policy-status', 'info', changes.length === 0 ? 'No decision would change.'
         : changes.length === 1 ? '1 decision would change:' : changes.length + ' decisions would change:');
       renderChanges(changes);
+      renderFindings(data.findings || []);
     } catch (e) {
       showError('policy-status', e);
     }
@@ -893,6 +960,7 @@
       setStatus('policy-status', 'ok', 'Applied: revision ' + data.revision + ', ' +
         (changes.length === 1 ? '1 decision changed.' : changes.length + ' decisions changed.'));
       renderChanges(changes);
+      renderFindings(data.findings || []);
     } catch (e) {
       showError('policy-status', e);
     }
@@ -913,20 +981,29 @@
     }
   }
 
+  // renderFindings lists `policy lint`'s findings on the policy shown,
+  // after the decision flips.
+  function renderFindings(findings) {
+    byId('policy-changes').append(h('div', { id: 'policy-findings', className: findings.length ? 'findings' : 'findings none' },
+      h('h3', {}, findings.length === 1 ? '1 lint finding' : findings.length ? findings.length + ' lint findings' : 'No lint findings'),
+      findings.length ? h('ul', {}, findings.map((f) => h('li', { dataset: { kind: f.kind } },
+        h('span', { className: 'finding-kind' }, f.kind), ' ', routeLabel(f.message)))) : null));
+  }
+
   function renderChanges(changes) {
     if (changes.length === 0) {
       byId('policy-changes').replaceChildren();
       return;
     }
-    byId('policy-changes').replaceChildren(h('table', { className: 'table changes', id: 'policy-changes-table' },
+    byId('policy-changes').replaceChildren(h('div', { className: 'table-scroll' }, h('table', { className: 'table changes', id: 'policy-changes-table' },
       h('thead', {}, h('tr', {}, ['Role', 'Method', 'Route', 'Function', 'Change'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, changes.map((f) => h('tr', { dataset: { flip: f.role + ' ' + f.method + ' ' + f.route } },
         h('td', {}, h('code', {}, f.role)),
         h('td', {}, h('span', { className: 'method' }, f.method)),
-        h('td', {}, h('code', {}, f.route)),
+        h('td', {}, h('code', {}, routeLabel(f.route))),
         h('td', { className: 'muted' }, f.function || ''),
         h('td', {}, h('span', { className: 'decision ' + f.from }, f.from), ' → ',
-          h('span', { className: 'decision ' + f.to }, f.to)))))));
+          h('span', { className: 'decision ' + f.to }, f.to))))))));
   }
 
   async function checkPolicy(event) {
@@ -951,10 +1028,17 @@
     }
   }
 
-  // ---- wiring -------------------------------------------------------------
+  // ---- for the screens in their own files ------------------------------------
 
-  // Screens kept in their own files (userfields.js) use these helpers.
-  window.gatehouseAdmin = { api, h, setStatus, showError };
+  // Screens kept in their own files (userfields.js, advanced.js,
+  // custom-providers.js) use these helpers and hooks.
+  window.gatehouseAdmin = Object.freeze({
+    UP, api, h, byId, setStatus, showError, busy, show, go, takeFlash, routeLabel,
+    isCurrent: (seq) => seq === viewSeq,
+    setFlash: (view, kind, message) => { flash = { view, kind, message }; },
+    addRoute: (pattern, showFn) => extraRoutes.push({ pattern, show: showFn }),
+    onSignOut: (fn) => signOutHooks.push(fn),
+  });
 
   document.addEventListener('DOMContentLoaded', () => {
     byId('login-form').addEventListener('submit', login);
@@ -973,6 +1057,12 @@
     byId('users-prev').addEventListener('click', () => turnUsersPage(-1));
     byId('users-next').addEventListener('click', () => turnUsersPage(1));
     byId('provider-form').addEventListener('submit', saveProvider);
+    byId('public-warning-cancel').addEventListener('click', () => { byId('public-warning').hidden = true; });
+    byId('public-warning-save').addEventListener('click', () => saveRole(null, true));
+    byId('nav-toggle').addEventListener('click', () => {
+      const open = document.querySelector('.topbar').classList.toggle('nav-open');
+      byId('nav-toggle').setAttribute('aria-expanded', String(open));
+    });
     window.addEventListener('hashchange', route);
     route();
   });
