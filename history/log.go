@@ -15,37 +15,31 @@ import (
 // Table names.
 const (
 	entriesTable = "gatehouse_policy_history"
-	rolesTable   = "gatehouse_policy_history_roles"
 	knownTable   = "gatehouse_policy_known_rows"
 	stateTable   = "gatehouse_policy_history_state"
 )
 
-// entryRow is one entry as stored: the rows changed are one compressed
-// column, so a change of 100,000 rows is still one row here.
+// entryRow is one entry as stored: the rows changed are one column, so a
+// change of 100,000 rows is still one row here. Roles lists the roles the
+// rows name as ",a,b," (the role filter).
 type entryRow struct {
 	Revision  int64     `gorm:"primaryKey;autoIncrement:false"`
 	CreatedAt time.Time `gorm:"not null;index:idx_gatehouse_policy_history_time"`
 	UserID    uint      `gorm:"not null;default:0"`
-	Actor     string    `gorm:"size:255;not null;index:idx_gatehouse_policy_history_actor,priority:1"`
+	Actor     string    `gorm:"size:255;not null"`
 	Source    string    `gorm:"size:32;not null"`
 	Message   string    `gorm:"size:1024;not null;default:''"`
 	Reverts   int64     `gorm:"not null;default:0"`
 	Added     int       `gorm:"not null"`
 	Removed   int       `gorm:"not null"`
-	Rows      []byte
+	Roles     string    `gorm:"type:text"`
+	// Data holds the rows: CSV records "+"/"-" then the row, gzip'd when large.
+	Data []byte
 }
 
 func (entryRow) TableName() string { return entriesTable }
 
-// roleRow indexes an entry by each role its rows name (the role filter).
-type roleRow struct {
-	Role     string `gorm:"primaryKey;size:100"`
-	Revision int64  `gorm:"primaryKey;autoIncrement:false"`
-}
-
-func (roleRow) TableName() string { return rolesTable }
-
-// knownRow is one row of the policy as of the last recorded change.
+// knownRow is one row of the policy as of the state's Known revision.
 type knownRow struct {
 	ID    uint   `gorm:"primaryKey;autoIncrement"`
 	Ptype string `gorm:"size:100;not null;uniqueIndex:idx_gatehouse_policy_known"`
@@ -59,31 +53,40 @@ type knownRow struct {
 
 func (knownRow) TableName() string { return knownTable }
 
-// stateRow holds the revision at which the known rows equal the policy table.
+// stateRow is the history's bookkeeping. Revision is a revision known to
+// be accounted for (set by changes that record no entry); every revision
+// that has an entry is too. Known is the revision of the known rows: the
+// rows as of any accounted revision are the known rows with the entries
+// after Known replayed.
 type stateRow struct {
 	ID       int   `gorm:"primaryKey;autoIncrement:false"`
 	Revision int64 `gorm:"not null"`
+	Known    int64 `gorm:"not null;default:0"`
 }
 
 func (stateRow) TableName() string { return stateTable }
 
-// Log is the history of the rows of one table (ptype, v0…v5).
+// Log is the history of the rows of one table (ptype, v0…v5), whose
+// changes move a revision counter.
 type Log struct {
-	rules string
+	rules, revision string
 }
 
-// New returns the history of the rows table (gorm-adapter's casbin_rule).
-func New(rulesTable string) *Log { return &Log{rules: rulesTable} }
+// New returns the history of the rows table (gorm-adapter's casbin_rule)
+// whose revision is the one row (id 1, column revision) of revisionTable.
+func New(rulesTable, revisionTable string) *Log {
+	return &Log{rules: rulesTable, revision: revisionTable}
+}
 
 // Install creates the history's tables. The first time, the known rows
 // become the table's current rows at revision rev (what was there before
 // the history has no entry). Run it under the start-up lock.
 func (l *Log) Install(db *gorm.DB, rev int64) error {
-	if err := db.AutoMigrate(&entryRow{}, &roleRow{}, &knownRow{}, &stateRow{}); err != nil {
+	if err := db.AutoMigrate(&entryRow{}, &knownRow{}, &stateRow{}); err != nil {
 		return fmt.Errorf("history: migrate: %w", err)
 	}
 	return db.Transaction(func(tx *gorm.DB) error {
-		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&stateRow{ID: 1, Revision: rev})
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&stateRow{ID: 1, Revision: rev, Known: rev})
 		if res.Error != nil {
 			return fmt.Errorf("history: state: %w", res.Error)
 		}
@@ -98,91 +101,182 @@ func (l *Log) Install(db *gorm.DB, rev int64) error {
 	})
 }
 
-// State returns the revision at which the known rows were last brought up
-// to date.
-func (l *Log) State(tx *gorm.DB) (int64, error) {
-	var rev int64
-	if err := tx.Raw(`SELECT revision FROM ` + stateTable + ` WHERE id = 1`).Scan(&rev).Error; err != nil {
-		return 0, fmt.Errorf("history: state: %w", err)
-	}
-	return rev, nil
+// position is where the history stands against the stored revision.
+type position struct {
+	Stored, Checked, Known, Latest int64
 }
 
-func setState(tx *gorm.DB, rev int64) error {
-	if err := tx.Exec(`UPDATE `+stateTable+` SET revision = ? WHERE id = 1`, rev).Error; err != nil {
+// accounted reports whether every change up to the stored revision is
+// recorded.
+func (p position) accounted() bool { return p.Stored == p.Checked || p.Stored == p.Latest }
+
+// position reads the stored revision and the history's state in one query.
+func (l *Log) position(tx *gorm.DB) (position, error) {
+	var p position
+	err := tx.Raw(`SELECT r.revision AS stored, s.revision AS checked, s.known AS known, COALESCE((SELECT MAX(revision) FROM ` + entriesTable + `), 0) AS latest FROM ` +
+		l.revision + ` r, ` + stateTable + ` s WHERE r.id = 1 AND s.id = 1`).Scan(&p).Error
+	if err != nil {
+		return p, fmt.Errorf("history: state: %w", err)
+	}
+	return p, nil
+}
+
+// Begin starts a change in a transaction that has just moved the revision
+// (holding its lock): it records, as an "sql" entry, a change made
+// straight in SQL before this one, and returns the revision stored before
+// this change.
+func (l *Log) Begin(tx *gorm.DB, now time.Time) (int64, error) {
+	p, err := l.position(tx)
+	if err != nil {
+		return 0, err
+	}
+	p.Stored-- // the change has moved it already
+	if !p.accounted() {
+		if err := l.catch(tx, p, now); err != nil {
+			return 0, err
+		}
+	}
+	return p.Stored, nil
+}
+
+// Pending reports whether a change made straight in SQL awaits recording
+// (two small reads, no lock).
+func (l *Log) Pending(db *gorm.DB) (bool, error) {
+	p, err := l.position(db)
+	return err == nil && !p.accounted(), err
+}
+
+// Catch records, as an "sql" entry at the stored revision, what a change
+// made straight in SQL changed, unless every change is recorded already.
+// Run it in a transaction holding the revision's lock; it reports whether
+// it recorded an entry.
+func (l *Log) Catch(tx *gorm.DB, now time.Time) (bool, error) {
+	p, err := l.position(tx)
+	if err != nil || p.accounted() {
+		return false, err
+	}
+	latest := p.Latest
+	if err := l.catch(tx, p, now); err != nil {
+		return false, err
+	}
+	q, err := l.position(tx)
+	return q.Latest != latest, err
+}
+
+// catch compares the table with the rows as of the last recorded change
+// (the known rows, later entries replayed), records the difference as an
+// "sql" entry at p.Stored, and makes the table's rows the known rows.
+func (l *Log) catch(tx *gorm.DB, p position, now time.Time) error {
+	expected, err := l.expected(tx, p.Known)
+	if err != nil {
+		return err
+	}
+	live, err := l.Live(tx)
+	if err != nil {
+		return err
+	}
+	added, removed := Diff(expected, live)
+	if len(added)+len(removed) > 0 {
+		e := Entry{Revision: p.Stored, Time: now, Actor: "sql", Source: SourceSQL, Added: added, Removed: removed}
+		if err := insertEntry(tx, e); err != nil {
+			return err
+		}
+	}
+	return l.settle(tx, p.Stored, live)
+}
+
+// settle makes rows (the table's, at revision rev, every change recorded)
+// the known rows.
+func (l *Log) settle(tx *gorm.DB, rev int64, rows [][]string) error {
+	known, err := l.knownRows(tx)
+	if err != nil {
+		return err
+	}
+	added, removed := Diff(known, rows)
+	if err := applyKnown(tx, added, removed, rows); err != nil {
+		return err
+	}
+	if err := tx.Exec(`UPDATE `+stateTable+` SET revision = ?, known = ? WHERE id = 1`, rev, rev).Error; err != nil {
 		return fmt.Errorf("history: state: %w", err)
 	}
 	return nil
 }
 
-// Catch records, as an "sql" entry at revision rev, whatever the policy
-// table holds that the known rows lack (a hand edit), unless the known
-// rows are already up to date at rev. Run it in a transaction that holds
-// the revision's lock, rev being the stored revision; it reports whether it
-// recorded an entry.
-func (l *Log) Catch(tx *gorm.DB, rev int64, now time.Time) (bool, error) {
-	state, err := l.State(tx)
-	if err != nil || state == rev {
-		return false, err
-	}
-	added, removed, err := l.Drift(tx)
-	if err != nil {
-		return false, err
-	}
-	if len(added)+len(removed) == 0 {
-		return false, setState(tx, rev)
-	}
-	e := Entry{Revision: rev, Time: now, Actor: "sql", Source: SourceSQL, Added: added, Removed: removed}
-	inserted, err := insertEntry(tx, e)
-	if err != nil || !inserted {
-		return false, err // another instance recorded it: it moved the known rows too
-	}
-	if err := applyKnown(tx, added, removed, nil); err != nil {
-		return false, err
-	}
-	return true, setState(tx, rev)
-}
-
-// Drift returns the rows the policy table holds and the known rows lack,
-// and those the known rows hold and the table lacks.
-func (l *Log) Drift(tx *gorm.DB) (added, removed [][]string, err error) {
-	live, err := l.Live(tx)
-	if err != nil {
-		return nil, nil, err
-	}
+func (l *Log) knownRows(tx *gorm.DB) ([][]string, error) {
 	var known []knownRow
 	if err := tx.Find(&known).Error; err != nil {
-		return nil, nil, fmt.Errorf("history: known rows: %w", err)
+		return nil, fmt.Errorf("history: known rows: %w", err)
 	}
-	knownRows := make([][]string, len(known))
+	rows := make([][]string, len(known))
 	for i, k := range known {
-		knownRows[i] = trim([]string{k.Ptype, k.V0, k.V1, k.V2, k.V3, k.V4, k.V5})
+		rows[i] = trim([]string{k.Ptype, k.V0, k.V1, k.V2, k.V3, k.V4, k.V5})
 	}
-	added, removed = Diff(knownRows, live)
-	return added, removed, nil
+	return rows, nil
 }
 
-// Record stores the change at revision rev as one entry (nothing when no
-// row changed) and brings the known rows up to date. Run it in the
-// transaction of the change, after Catch. all, when given, is the whole row
-// set after the change (a replace): a large change then rewrites the known
-// rows instead of editing them row by row.
-func (l *Log) Record(tx *gorm.DB, rev int64, c Change, now time.Time, added, removed, all [][]string) error {
-	if len(added)+len(removed) > 0 {
-		e := Entry{Revision: rev, Time: now, UserID: c.UserID, Actor: c.Actor, Source: c.Source, Message: c.Message, Reverts: c.Reverts,
-			Added: added, Removed: removed}
-		inserted, err := insertEntry(tx, e)
-		if err != nil {
-			return err
-		}
-		if !inserted {
-			return fmt.Errorf("history: revision %d is recorded already", rev)
-		}
-		if err := applyKnown(tx, added, removed, all); err != nil {
-			return err
-		}
+// expected returns the rows as of the last recorded change: the known rows
+// (as of revision known) with every later entry replayed.
+func (l *Log) expected(tx *gorm.DB, known int64) ([][]string, error) {
+	rows, err := l.knownRows(tx)
+	if err != nil {
+		return nil, err
 	}
-	return setState(tx, rev)
+	var later []entryRow
+	if err := tx.Where("revision > ?", known).Order("revision").Find(&later).Error; err != nil {
+		return nil, fmt.Errorf("history: replay: %w", err)
+	}
+	for _, e := range later {
+		added, removed, err := decodeRows(e.Data)
+		if err != nil {
+			return nil, err
+		}
+		rows = Undo(rows, removed, added) // forwards: add what was added, drop what was removed
+	}
+	return rows, nil
+}
+
+// Record stores the change at revision rev as one entry; a change that
+// moved no row records none and only marks rev accounted for. Run it in
+// the transaction of the change, after Begin.
+func (l *Log) Record(tx *gorm.DB, rev int64, c Change, now time.Time, added, removed [][]string) error {
+	if len(added)+len(removed) == 0 {
+		if err := tx.Exec(`UPDATE `+stateTable+` SET revision = ? WHERE id = 1`, rev).Error; err != nil {
+			return fmt.Errorf("history: state: %w", err)
+		}
+		return nil
+	}
+	return insertEntry(tx, Entry{Revision: rev, Time: now, UserID: c.UserID, Actor: c.Actor, Source: c.Source, Message: c.Message, Reverts: c.Reverts,
+		Added: added, Removed: removed})
+}
+
+// Settle brings the known rows up to the stored revision when more than
+// max entries were recorded since they were (replaying entries is what a
+// hand edit's recording costs), and tells the revision of the known rows
+// (entries after it must be kept). Run it in a transaction holding the
+// revision's lock.
+func (l *Log) Settle(tx *gorm.DB, max int64, now time.Time) (int64, error) {
+	p, err := l.position(tx)
+	if err != nil {
+		return 0, err
+	}
+	if !p.accounted() {
+		if err := l.catch(tx, p, now); err != nil {
+			return 0, err
+		}
+		return p.Stored, nil
+	}
+	var n int64
+	if err := tx.Model(&entryRow{}).Where("revision > ?", p.Known).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("history: settle: %w", err)
+	}
+	if n <= max {
+		return p.Known, nil
+	}
+	live, err := l.Live(tx)
+	if err != nil {
+		return 0, err
+	}
+	return p.Stored, l.settle(tx, p.Stored, live)
 }
 
 // Live reads the rows table, NULLs as "" and trailing empty values dropped.
@@ -297,40 +391,38 @@ func applyKnown(tx *gorm.DB, added, removed, all [][]string) error {
 	return insertKnown(tx, added)
 }
 
-// insertEntry stores the entry unless its revision has one already.
-func insertEntry(tx *gorm.DB, e Entry) (bool, error) {
+// insertEntry stores the entry (one statement; its revision is new: the
+// writer holds the revision's lock).
+func insertEntry(tx *gorm.DB, e Entry) error {
 	blob, err := encodeRows(e.Added, e.Removed)
 	if err != nil {
-		return false, err
-	}
-	row := entryRow{Revision: e.Revision, CreatedAt: e.Time.UTC(), UserID: e.UserID, Actor: clip(e.Actor, 255), Source: e.Source,
-		Message: clip(e.Message, 1024), Reverts: e.Reverts, Added: len(e.Added), Removed: len(e.Removed), Rows: blob}
-	res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
-	if res.Error != nil {
-		return false, fmt.Errorf("history: record revision %d: %w", e.Revision, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return false, nil
+		return err
 	}
 	roles := map[string]bool{}
 	for _, rows := range [][][]string{e.Added, e.Removed} {
 		for _, r := range rows {
 			for i := 1; i < len(r) && (i == 1 || (r[0] == "g" && i == 2)); i++ {
-				roles[clip(r[i], 100)] = true
+				roles[r[i]] = true
 			}
 		}
 	}
-	index := make([]roleRow, 0, len(roles))
+	list := ","
 	for _, role := range slices.Sorted(maps.Keys(roles)) {
-		index = append(index, roleRow{Role: role, Revision: e.Revision})
-	}
-	if len(index) > 0 {
-		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(index, 500).Error; err != nil {
-			return false, fmt.Errorf("history: record revision %d: roles: %w", e.Revision, err)
+		if len(list)+len(role) > maxRoles {
+			break
 		}
+		list += role + ","
 	}
-	return true, nil
+	err = tx.Exec(`INSERT INTO `+entriesTable+` (revision, created_at, user_id, actor, source, message, reverts, added, removed, roles, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Revision, e.Time.UTC(), e.UserID, clip(e.Actor, 255), e.Source, clip(e.Message, 1024), e.Reverts, len(e.Added), len(e.Removed), list, blob).Error
+	if err != nil {
+		return fmt.Errorf("history: record revision %d: %w", e.Revision, err)
+	}
+	return nil
 }
+
+// maxRoles bounds an entry's role list (a TEXT column holds 64 KiB on MySQL).
+const maxRoles = 60000
 
 // clip cuts s to at most n runes.
 func clip(s string, n int) string {
@@ -352,6 +444,8 @@ type Filter struct {
 	Limit, Offset int
 }
 
+var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
+
 const listColumns = "revision, created_at, user_id, actor, source, message, reverts, added, removed"
 
 func (f Filter) apply(q *gorm.DB) *gorm.DB {
@@ -359,7 +453,7 @@ func (f Filter) apply(q *gorm.DB) *gorm.DB {
 		q = q.Where("actor = ?", f.Actor)
 	}
 	if f.Role != "" {
-		q = q.Where("revision IN (?)", q.Session(&gorm.Session{NewDB: true}).Table(rolesTable).Select("revision").Where("role = ?", f.Role))
+		q = q.Where("roles LIKE ? ESCAPE '!'", "%,"+likeEscaper.Replace(f.Role)+",%")
 	}
 	if !f.Since.IsZero() {
 		q = q.Where("created_at >= ?", f.Since.UTC())
@@ -416,7 +510,7 @@ func (l *Log) Get(ctx context.Context, db *gorm.DB, rev int64) (Entry, error) {
 	}
 	e := rows[0].entry()
 	var err error
-	e.Added, e.Removed, err = decodeRows(rows[0].Rows)
+	e.Added, e.Removed, err = decodeRows(rows[0].Data)
 	return e, err
 }
 
@@ -454,7 +548,7 @@ func (l *Log) RowsAt(tx *gorm.DB, rev, current int64, rows [][]string) ([][]stri
 		return nil, fmt.Errorf("history: rows at %d: %w", rev, err)
 	}
 	for _, e := range later {
-		added, removed, err := decodeRows(e.Rows)
+		added, removed, err := decodeRows(e.Data)
 		if err != nil {
 			return nil, err
 		}
@@ -484,21 +578,13 @@ func Undo(rows, added, removed [][]string) [][]string {
 	return out
 }
 
-// Prune deletes the entries recorded before t (retention) and returns how
-// many it deleted.
-func (l *Log) Prune(ctx context.Context, db *gorm.DB, t time.Time) (int64, error) {
-	var n int64
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		old := tx.Session(&gorm.Session{NewDB: true}).Model(&entryRow{}).Select("revision").Where("created_at < ?", t.UTC())
-		if err := tx.Where("revision IN (?)", old).Delete(&roleRow{}).Error; err != nil {
-			return err
-		}
-		res := tx.Where("created_at < ?", t.UTC()).Delete(&entryRow{})
-		n = res.RowsAffected
-		return res.Error
-	})
-	if err != nil {
-		return 0, fmt.Errorf("history: prune: %w", err)
+// Prune deletes the entries recorded before t (retention), except those
+// after revision keep (the known rows' revision: Settle tells it), and
+// returns how many it deleted.
+func (l *Log) Prune(ctx context.Context, db *gorm.DB, t time.Time, keep int64) (int64, error) {
+	res := db.WithContext(ctx).Where("created_at < ? AND revision <= ?", t.UTC(), keep).Delete(&entryRow{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("history: prune: %w", res.Error)
 	}
-	return n, nil
+	return res.RowsAffected, nil
 }

@@ -107,7 +107,7 @@ func New(db *gorm.DB, modelText string) (*Enforcer, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.history = history.New(ruleTable)
+	e.history = history.New(ruleTable, policyRevision.Name)
 	if err := e.history.Install(db, rev); err != nil {
 		return nil, err
 	}
@@ -304,7 +304,7 @@ func (e *Enforcer) ReloadIfChanged(ctx context.Context) (before, after int64, er
 		return 0, 0, nil
 	}
 	before = e.revision.Load()
-	e.prune(ctx)
+	e.maintain(ctx)
 	stored, err := readRevision(ctx, e.db)
 	if err != nil || stored == before {
 		return before, before, err
@@ -381,14 +381,17 @@ func (e *Enforcer) Update(ctx context.Context, add, remove []Rule, also func(tx 
 					removed = append(removed, r)
 				}
 			}
-			inserted, err := insertRules(tx, add)
+			added, err := e.newRows(tx, before, add, removed)
 			if err != nil {
+				return err
+			}
+			if err := insertRules(tx, add); err != nil {
 				return err
 			}
 			if rev, err = readRevision(ctx, tx); err != nil {
 				return err
 			}
-			return e.recordUpdate(ctx, tx, before, rev, add, removed, inserted)
+			return e.recordUpdate(ctx, tx, rev, added, removed)
 		})
 		if err != nil {
 			return err
@@ -460,7 +463,7 @@ func (e *Enforcer) replace(ctx context.Context, expect int64, target func(tx *go
 		if err := tx.Exec(`DELETE FROM ` + ruleTable).Error; err != nil {
 			return fmt.Errorf("policy: replace: %w", err)
 		}
-		if _, err := insertRules(tx, rules); err != nil {
+		if err := insertRules(tx, rules); err != nil {
 			return err
 		}
 		rev, err := readRevision(ctx, tx)
@@ -472,7 +475,7 @@ func (e *Enforcer) replace(ctx context.Context, expect int64, target func(tx *go
 		}
 		next := Rows(rules)
 		added, removed := history.Diff(current, next)
-		return e.history.Record(tx, rev, history.ChangeFrom(ctx), e.now(), added, removed, next)
+		return e.history.Record(tx, rev, history.ChangeFrom(ctx), e.now(), added, removed)
 	})
 	if err != nil {
 		return err
@@ -542,21 +545,31 @@ func deleteRule(tx *gorm.DB, r Rule) (int64, error) {
 	return res.RowsAffected, nil
 }
 
-// insertRules inserts the rules absent from the table and returns how many
-// it inserted.
-func insertRules(tx *gorm.DB, rules []Rule) (int64, error) {
+// ruleExists reports whether the table holds the rule's row.
+func ruleExists(tx *gorm.DB, r Rule) (bool, error) {
+	row := ruleRow(r)
+	var n int64
+	err := tx.Table(ruleTable).Where("ptype = ? AND v0 = ? AND v1 = ? AND v2 = ? AND v3 = ? AND v4 = ? AND v5 = ?",
+		row.Ptype, row.V0, row.V1, row.V2, row.V3, row.V4, row.V5).Count(&n).Error
+	if err != nil {
+		return false, fmt.Errorf("policy: find %s: %w", r, err)
+	}
+	return n > 0, nil
+}
+
+// insertRules inserts the rules absent from the table.
+func insertRules(tx *gorm.DB, rules []Rule) error {
 	if len(rules) == 0 {
-		return 0, nil
+		return nil
 	}
 	rows := make([]gormadapter.CasbinRule, len(rules))
 	for i, r := range rules {
 		rows[i] = ruleRow(r)
 	}
-	res := tx.Table(ruleTable).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, 500)
-	if res.Error != nil {
-		return 0, fmt.Errorf("policy: insert: %w", res.Error)
+	if err := tx.Table(ruleTable).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, 500).Error; err != nil {
+		return fmt.Errorf("policy: insert: %w", err)
 	}
-	return res.RowsAffected, nil
+	return nil
 }
 
 // RemoveRole deletes every rule naming the role as subject, as inheritor or

@@ -35,16 +35,11 @@ func (e *Enforcer) begin(ctx context.Context, tx *gorm.DB) (int64, error) {
 	if err := bumpRevision(tx); err != nil {
 		return 0, err
 	}
-	rev, err := readRevision(ctx, tx)
-	if err != nil {
-		return 0, err
-	}
 	if e.history != nil {
-		if _, err := e.history.Catch(tx, rev-1, e.now()); err != nil {
-			return 0, err
-		}
+		return e.history.Begin(tx, e.now())
 	}
-	return rev - 1, nil
+	rev, err := readRevision(ctx, tx)
+	return rev - 1, err
 }
 
 // catchLocked takes the revision's lock in tx and records a hand edit.
@@ -52,65 +47,72 @@ func (e *Enforcer) catchLocked(ctx context.Context, tx *gorm.DB) error {
 	if e.history == nil {
 		return nil
 	}
-	rev, err := lockRevision(ctx, tx)
-	if err != nil {
+	if _, err := lockRevision(ctx, tx); err != nil {
 		return err
 	}
-	_, err = e.history.Catch(tx, rev, e.now())
+	_, err := e.history.Catch(tx, e.now())
 	return err
 }
 
 // CatchUp records, once across every instance, a change made straight in
 // SQL since the last recorded change (the triggers moved the revision; no
-// entry says who). ReloadIfChanged calls it; it costs two small reads when
+// entry says who). ReloadIfChanged calls it; it costs one small read when
 // there is nothing to record.
 func (e *Enforcer) CatchUp(ctx context.Context) error {
 	if e.history == nil {
 		return nil
 	}
 	db := e.db.WithContext(ctx)
-	stored, err := readRevision(ctx, db)
-	if err != nil {
-		return err
-	}
-	state, err := e.history.State(db)
-	if err != nil || state == stored {
+	if pending, err := e.history.Pending(db); err != nil || !pending {
 		return err
 	}
 	return db.Transaction(func(tx *gorm.DB) error { return e.catchLocked(ctx, tx) })
 }
 
-// recordUpdate records an Update: the rows removed (those the deletes
-// found) and added (those the inserts stored). When this instance's memory
-// is the stored policy as of before, the rows it lacked are those the
-// inserts stored, and the count confirms it; otherwise the rows are found
-// by comparing the table with the history's known rows.
-func (e *Enforcer) recordUpdate(ctx context.Context, tx *gorm.DB, before, rev int64, add, removed []Rule, inserted int64) error {
+// newRows returns the rules of add the table lacks (after this change's
+// deletes, whose rows are removed). When this instance's memory is the
+// stored policy as of before (the triggers guarantee no change went
+// unseen), memory tells; otherwise the table does, a query a rule.
+func (e *Enforcer) newRows(tx *gorm.DB, before int64, add, removed []Rule) ([]Rule, error) {
+	if e.history == nil || len(add) == 0 {
+		return nil, nil
+	}
+	gone := map[string]bool{}
+	for _, r := range removed {
+		gone[r.String()] = true
+	}
+	fromMemory := e.triggers && e.revision.Load() == before
+	seen := map[string]bool{}
+	var out []Rule
+	for _, r := range add {
+		k := r.String()
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		present := !gone[k] && e.has(r)
+		if !fromMemory {
+			var err error
+			if present, err = ruleExists(tx, r); err != nil {
+				return nil, err
+			}
+		}
+		if !present {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// recordUpdate records an Update: the rows its deletes removed and those
+// its inserts added (newRows; MySQL's affected-row counts of an upsert do
+// not tell).
+func (e *Enforcer) recordUpdate(ctx context.Context, tx *gorm.DB, rev int64, added, removed []Rule) error {
 	if e.history == nil {
 		return nil
 	}
-	var added []Rule
-	exact := e.revision.Load() == before
-	if exact {
-		seen := map[string]bool{}
-		for _, r := range add {
-			if k := r.String(); !seen[k] && !e.has(r) {
-				seen[k] = true
-				added = append(added, r)
-			}
-		}
-		exact = int64(len(added)) == inserted
-	}
-	var addedRows, removedRows [][]string
-	if exact {
-		addedRows, removedRows = history.Diff(Rows(removed), Rows(added))
-	} else {
-		var err error
-		if addedRows, removedRows, err = e.history.Drift(tx); err != nil {
-			return err
-		}
-	}
-	return e.history.Record(tx, rev, history.ChangeFrom(ctx), e.now(), addedRows, removedRows, nil)
+	addedRows, removedRows := history.Diff(Rows(removed), Rows(added))
+	return e.history.Record(tx, rev, history.ChangeFrom(ctx), e.now(), addedRows, removedRows)
 }
 
 // has reports whether memory holds the rule.
@@ -152,17 +154,33 @@ func rulesOf(rows [][]string) []Rule {
 // are pruned by ReloadIfChanged, at most once an hour.
 func (e *Enforcer) SetHistoryRetention(d time.Duration) { e.retention.Store(int64(d)) }
 
-// prune deletes the entries older than the retention, at most once an hour
-// per instance (every instance may; deleting twice is harmless).
-func (e *Enforcer) prune(ctx context.Context) {
-	keep := time.Duration(e.retention.Load())
+// settleAfter is how many entries may pile up after the history's known
+// rows before they are brought up to date (what recording a hand edit
+// replays).
+const settleAfter = 1000
+
+// maintain, at most once an hour per instance (every instance may; doing
+// it twice is harmless), brings the history's known rows up to date when
+// many entries piled up after them, and prunes the entries older than the
+// retention. Failures are tried again an hour later; nothing waits on it.
+func (e *Enforcer) maintain(ctx context.Context) {
 	now := e.now()
 	last := e.pruned.Load()
-	if keep <= 0 || e.history == nil || now.UnixNano()-last < int64(time.Hour) || !e.pruned.CompareAndSwap(last, now.UnixNano()) {
+	if e.history == nil || now.UnixNano()-last < int64(time.Hour) || !e.pruned.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
-	// A failure is tried again an hour later; nothing depends on it.
-	_, _ = e.history.Prune(ctx, e.db, now.Add(-keep))
+	var known int64
+	err := e.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if _, err := lockRevision(ctx, tx); err != nil {
+			return err
+		}
+		var err error
+		known, err = e.history.Settle(tx, settleAfter, now)
+		return err
+	})
+	if keep := time.Duration(e.retention.Load()); err == nil && keep > 0 {
+		_, _ = e.history.Prune(ctx, e.db, now.Add(-keep), known)
+	}
 }
 
 // History returns a page of history entries, newest first, without rows,

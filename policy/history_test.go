@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/history"
 	"github.com/gatehouse/gatehouse/store"
@@ -437,6 +438,59 @@ func TestHistoryLargeReplaceOneEntry(t *testing.T) {
 		last := entries(t, e)[1]
 		if last.AddedCount != n+1 || len(last.Added) != n+1 || last.RemovedCount != len(Default()) {
 			t.Errorf("replace entry adds %d rows (%d listed) and removes %d, want %d and %d", last.AddedCount, len(last.Added), last.RemovedCount, n+1, len(Default()))
+		}
+	})
+}
+
+// TestHistorySettleAndPrune: the periodic upkeep brings the known rows up
+// to date (a later hand edit is still recorded exactly) and retention
+// prunes only entries the known rows no longer need.
+func TestHistorySettleAndPrune(t *testing.T) {
+	historyDatabases(t, func(t *testing.T, open func() *gorm.DB) {
+		db := open()
+		e := seededEnforcer(t, db)
+		ctx := context.Background()
+		for i := range 3 {
+			if err := e.Update(as("alice", "api"), []Rule{p("public", fmt.Sprintf("/api/a%d", i), "GET")}, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		future := e.now().Add(time.Hour)
+		// Before settling, the known rows are those of the empty table New
+		// found: every entry comes after them and stays.
+		var known int64
+		if err := db.Transaction(func(tx *gorm.DB) error {
+			var err error
+			known, err = e.history.Settle(tx, 1000, e.now())
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.history.Prune(ctx, db, future, known); err != nil || n != 0 {
+			t.Fatalf("Prune before settling deleted %d entries (%v), want none", n, err)
+		}
+		if err := db.Transaction(func(tx *gorm.DB) error {
+			var err error
+			known, err = e.history.Settle(tx, 0, e.now())
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if known != e.Revision() {
+			t.Errorf("settled at %d, want the stored revision %d", known, e.Revision())
+		}
+		if err := db.Exec(`DELETE FROM casbin_rule WHERE v1 = '/api/a1'`).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := e.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		list := entries(t, e)
+		if last := list[len(list)-1]; last.Source != "sql" || fmt.Sprint(joinRows(last.Removed)) != "[p,public,/api/a1,GET]" || last.AddedCount != 0 {
+			t.Errorf("hand edit after settling: entry %+v", last)
+		}
+		if n, err := e.history.Prune(ctx, db, future, known); err != nil || n != 4 {
+			t.Errorf("Prune after settling deleted %d entries (%v), want 4 (bootstrap and alice's, not the hand edit after the known rows)", n, err)
 		}
 	})
 }
