@@ -89,6 +89,9 @@ type Caller struct {
 	User *store.User
 	// Role is the role type the request is authorized as.
 	Role string
+
+	// user is what User points to: one allocation for both.
+	user store.User
 }
 
 var anonymous = &Caller{Role: PublicRole}
@@ -137,7 +140,9 @@ func (g *Guard) AuthenticateUser(ctx context.Context, id uint, issuedAt time.Tim
 	if user.Role != nil {
 		role = user.Role.Type
 	}
-	return &Caller{User: &user, Role: role}, nil
+	c := &Caller{Role: role, user: user}
+	c.User = &c.user
+	return c, nil
 }
 
 // Authorize asks the enforcer whether the caller may call the route pattern
