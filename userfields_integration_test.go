@@ -115,6 +115,8 @@ func testUserFields(t *testing.T, databaseURL string) {
 			want: []string{`"badge":"gold"`, `"age":32`}, notWant: []string{"top-secret"}},
 		{name: "update: clear an optional field", method: "PUT", url: "/api/users/4", who: "admin", body: `{"age":null,"secretNote":"changed-secret"}`, wantStatus: 200,
 			want: []string{`"age":null`}, notWant: []string{"secretNote", "changed-secret"}},
+		{name: "login: the user has custom fields, no private", method: "POST", url: "/api/auth/local", body: `{"identifier":"ann@example.com","password":"correct-horse"}`,
+			wantStatus: 200, want: []string{`"jwt":`, `"firstName":"Ann"`, `"badge":"gold"`}, notWant: []string{"secretNote", "top-secret"}},
 		{name: "me: custom fields, no private", method: "GET", url: "/api/users/me", who: "ann", wantStatus: 200,
 			want:    []string{`"firstName":"Ann"`, `"badge":"gold"`, `"newsletter":true`, `"plan":"free"`},
 			notWant: []string{"secretNote", "top-secret"}},

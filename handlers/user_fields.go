@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/gatehouse/gatehouse/userfields"
@@ -101,25 +102,34 @@ func (u userWithFields) MarshalJSON() ([]byte, error) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	var buf bytes.Buffer
-	buf.Write(base[:len(base)-1])
+	b := make([]byte, 0, len(base)+32*len(names))
+	b = append(b, base[:len(base)-1]...)
 	for _, name := range names {
-		value := u.custom[name]
-		if t, ok := value.(time.Time); ok {
-			value = timestamp(t)
+		b = append(b, ',')
+		b = strconv.AppendQuote(b, name) // a field name is [A-Za-z0-9_]
+		b = append(b, ':')
+		switch v := u.custom[name].(type) {
+		case nil:
+			b = append(b, "null"...)
+		case bool:
+			b = strconv.AppendBool(b, v)
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		case time.Time:
+			b = append(b, '"')
+			b = appendTimestamp(b, v)
+			b = append(b, '"')
+		case json.RawMessage:
+			b = append(b, v...) // checked by the encoder's compaction
+		default: // strings (JSON escaping), numbers
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, raw...)
 		}
-		raw, err := json.Marshal(value)
-		if err != nil {
-			return nil, err
-		}
-		key, _ := json.Marshal(name)
-		buf.WriteByte(',')
-		buf.Write(key)
-		buf.WriteByte(':')
-		buf.Write(raw)
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return append(b, '}'), nil
 }
 
 // fieldDefinitions is GET /api/users-permissions/user-fields: the custom

@@ -36,10 +36,14 @@ func (u Users) CreateFromProvider(ctx context.Context, user *User, refuseSharedE
 		if err := tx.Create(user).Error; err != nil {
 			return err
 		}
+		if err := u.writeCustom(tx, user); err != nil {
+			return err
+		}
 		return claimIdentifiers(tx, user)
 	})
 	if err != nil {
 		user.ID = 0
 	}
+	u.keepPublic(user)
 	return translate(err)
 }

@@ -197,7 +197,7 @@ func (u Users) ByToken(ctx context.Context, kind TokenKind, hash string, now tim
 	if expires == nil || !expires.After(now) {
 		return User{}, ErrInvalidToken
 	}
-	return user, nil
+	return u.withCustom(ctx, user, nil)
 }
 
 // ConsumeToken uses the token: it finds its user as ByToken does, then in

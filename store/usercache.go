@@ -165,11 +165,10 @@ func (u Users) ForAuth(ctx context.Context, id uint) (User, error) {
 			user.Role = &role
 		}
 	}
-	users := []User{user}
-	if err := u.loadCustom(ctx, users, u.publicFields()); err != nil {
+	user, err := u.withCustom(ctx, user, nil)
+	if err != nil {
 		return User{}, err
 	}
-	user = users[0]
 	u.cache.put(user, now, gen)
 	return user, nil
 }

@@ -189,6 +189,19 @@ func (u Users) publicFields() []string {
 	return u.schema.Custom()
 }
 
+// withCustom adds the public custom fields to a user another query read
+// (one query by primary key, none without custom fields).
+func (u Users) withCustom(ctx context.Context, user User, err error) (User, error) {
+	if err != nil || len(u.publicFields()) == 0 {
+		return user, err
+	}
+	users := []User{user}
+	if err := u.loadCustom(ctx, users, u.publicFields()); err != nil {
+		return User{}, err
+	}
+	return users[0], nil
+}
+
 // loadCustom fills users[i].Custom with the named custom fields, by primary
 // key in one query (the columns are not User's: GORM cannot scan them).
 func (u Users) loadCustom(ctx context.Context, users []User, names []string) error {

@@ -63,6 +63,13 @@ func TestMigrateUserFields(t *testing.T) {
 			if err := users.Create(ctx, &cyd); err != nil || cyd.Custom["plan"] != "free" {
 				t.Fatalf("Create without custom values: %v, Custom = %v; want plan free", err, cyd.Custom)
 			}
+			dee := User{DocumentID: NewDocumentID(), Username: "dee", Email: "dee@example.com", Provider: "google"}
+			if err := users.CreateFromProvider(ctx, &dee, false); err != nil || dee.Custom["plan"] != "free" {
+				t.Fatalf("CreateFromProvider: %v, Custom = %v; want plan free", err, dee.Custom)
+			}
+			if got, err := users.LocalByUsername(ctx, "ann"); err != nil || got.Custom["badge"] != "b-ann" {
+				t.Errorf("LocalByUsername(ann): Custom = %v, %v; want badge b-ann", got.Custom, err)
+			}
 			if got, err := users.ByID(ctx, cyd.ID); err != nil || got.Custom["plan"] != "free" || got.Custom["badge"] != nil {
 				t.Errorf("ByID(cyd): Custom = %v, %v; want plan free, badge nil", got.Custom, err)
 			}

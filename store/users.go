@@ -32,12 +32,8 @@ func (s *Store) Users() Users {
 // ByID returns the user with its role.
 func (u Users) ByID(ctx context.Context, id uint) (User, error) {
 	var user User
-	if err := u.db.WithContext(ctx).Joins("Role").Where("up_users.id = ?", id).Take(&user).Error; err != nil {
-		return user, translate(err)
-	}
-	users := []User{user}
-	err := u.loadCustom(ctx, users, u.publicFields())
-	return users[0], err
+	err := u.db.WithContext(ctx).Joins("Role").Where("up_users.id = ?", id).Take(&user).Error
+	return u.withCustom(ctx, user, translate(err))
 }
 
 // LocalByEmail finds the local user with this email, compared
@@ -45,7 +41,7 @@ func (u Users) ByID(ctx context.Context, id uint) (User, error) {
 func (u Users) LocalByEmail(ctx context.Context, email string) (User, error) {
 	var user User
 	err := u.db.WithContext(ctx).Where("provider = ? AND email = ?", "local", strings.ToLower(email)).Take(&user).Error
-	return user, translate(err)
+	return u.withCustom(ctx, user, translate(err))
 }
 
 // LocalByUsername finds the local user with exactly this username (the
@@ -53,14 +49,17 @@ func (u Users) LocalByEmail(ctx context.Context, email string) (User, error) {
 func (u Users) LocalByUsername(ctx context.Context, username string) (User, error) {
 	var user User
 	err := u.db.WithContext(ctx).Where("username = ? AND provider = ?", username, "local").Take(&user).Error
-	return user, translate(err)
+	return u.withCustom(ctx, user, translate(err))
 }
 
 // ByEmail returns the users having this (lower-cased) email, any provider.
 func (u Users) ByEmail(ctx context.Context, email string) ([]User, error) {
 	var users []User
 	err := u.db.WithContext(ctx).Joins("Role").Where("up_users.email = ?", strings.ToLower(email)).Order("up_users.id").Find(&users).Error
-	return users, translate(err)
+	if err != nil {
+		return users, translate(err)
+	}
+	return users, u.loadCustom(ctx, users, u.publicFields())
 }
 
 // Register inserts a new local user unless its email or username is
