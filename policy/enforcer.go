@@ -129,7 +129,8 @@ func NewFromCSV(modelText, csv string) (*Enforcer, error) {
 
 // NewFromRules builds an in-memory enforcer holding the rules.
 func NewFromRules(modelText string, rules []Rule) (*Enforcer, error) {
-	return newEnforcer(modelText, stringadapter.NewAdapter(FormatCSV(rules, false)))
+	// The string adapter refuses "" (no rule at all); a blank line loads nothing.
+	return newEnforcer(modelText, stringadapter.NewAdapter(FormatCSV(rules, false)+"\n"))
 }
 
 func newEnforcer(modelText string, adapter persist.Adapter) (*Enforcer, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/gatehouse/gatehouse/history"
@@ -246,9 +245,6 @@ func (e *Enforcer) Revert(ctx context.Context, rev int64) error {
 	}
 	c := history.ChangeFrom(ctx)
 	c.Reverts = rev
-	if c.Message == "" {
-		c.Message = "revert to revision " + strconv.FormatInt(rev, 10)
-	}
 	ctx = history.WithChange(ctx, c)
 	return e.replace(ctx, -1, func(tx *gorm.DB, current int64, live [][]string) ([]Rule, error) {
 		at, err := e.history.RowsAt(tx, rev, current, live)

@@ -148,6 +148,11 @@ func TestHistoryChangePaths(t *testing.T) {
 			t.Fatalf("after seeding: entries = %+v, want one bootstrap entry adding %d rows", got, len(Default()))
 		}
 		ctx := context.Background()
+		// The first entry's flips compare with no policy at all.
+		login := Catalog{{Name: "auth.callback", Method: "POST", Route: "/api/auth/local"}}
+		if flips, err := e.Flips(ctx, got[0], []string{"public"}, login); err != nil || len(flips) != 1 || flips[0].To != "allow" {
+			t.Errorf("Flips(bootstrap entry) = %+v, %v; want public POST /api/auth/local deny → allow", flips, err)
+		}
 		grant := p("public", "/api/users", "GET")
 		steps := []struct {
 			name          string
