@@ -258,3 +258,28 @@ func TestJSONPath(t *testing.T) {
 		}
 	}
 }
+
+// FuzzJSONPath: any userinfo answer and any path — the provider's answer is
+// untrusted — give a value or nil, never a panic; a path ValidJSONPath
+// accepts has only non-empty segments, and one it refuses is never used.
+func FuzzJSONPath(f *testing.F) {
+	f.Add(`{"data":{"id":1,"emails":[{"value":"a@b.c"}]}}`, "data.emails.0.value")
+	f.Add(`[1,[2,[3]]]`, "1.1.0")
+	f.Add(`{"":{"":1}}`, ".")
+	f.Add(`{"a":null}`, "a.b.c")
+	f.Add(`"x"`, "-1")
+	f.Fuzz(func(t *testing.T, raw, path string) {
+		var doc any
+		if json.Unmarshal([]byte(raw), &doc) != nil {
+			return
+		}
+		_ = providers.JSONPath(doc, path)
+		if providers.ValidJSONPath(path) {
+			for _, seg := range strings.Split(path, ".") {
+				if seg == "" || strings.ContainsAny(seg, " \t\r\n") {
+					t.Fatalf("ValidJSONPath(%q) = true with segment %q", path, seg)
+				}
+			}
+		}
+	})
+}
