@@ -70,7 +70,8 @@ type ProxyConfig struct {
 }
 
 // Proxy passes requests to their function's upstream
-// (httputil.ReverseProxy): bodies stream both ways, flushed as they come,
+// (httputil.ReverseProxy): bodies stream both ways (streamed answers are
+// flushed as they come),
 // WebSocket and other upgrades are tunnelled, X-Forwarded-For/Host/Proto
 // are set, client X-Gatehouse-* headers are replaced by Gatehouse's.
 type Proxy struct {
@@ -115,9 +116,13 @@ func NewProxy(cfg ProxyConfig) *Proxy {
 		onError = func(w http.ResponseWriter, _ *http.Request, status int, _ error) { w.WriteHeader(status) }
 	}
 	rp := &httputil.ReverseProxy{
-		Rewrite:       rewrite,
-		Transport:     transport,
-		FlushInterval: -1,
+		Rewrite:   rewrite,
+		Transport: transport,
+		// 0: ReverseProxy flushes each write at once (as -1 would) for
+		// streamed answers, those without a Content-Length and
+		// text/event-stream; an answer of known length is written as its
+		// buffer fills, which saves a write system call per answer.
+		FlushInterval: 0,
 		ErrorLog:      cfg.ErrorLog,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() != nil {
