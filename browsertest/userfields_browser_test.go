@@ -122,6 +122,17 @@ fields:
 		}
 	})
 
+	t.Run("the fields form at 420 px", func(t *testing.T) {
+		p.t = t
+		p.do("a 420 px wide viewport", chromedp.EmulateViewport(420, 900))
+		defer p.do("back to the desktop viewport", chromedp.EmulateReset())
+		if eval[int](p, `document.querySelectorAll('form.user-fields').length`) == 0 {
+			open()
+		}
+		p.checkNarrow("users with the fields form open")
+		p.screenshot("narrow-user-fields.png")
+	})
+
 	// The refused edits' 400 answers are network errors in the console;
 	// anything else (an exception, a CSP refusal) is a bug.
 	for _, m := range consoleMessages() {
