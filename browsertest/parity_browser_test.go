@@ -401,6 +401,7 @@ func TestAdminPageParityBrowser(t *testing.T) {
 			{"#/advanced", "advanced-view", `document.getElementById('advanced-default-role') !== null`, "narrow-advanced.png"},
 			{"#/email-templates", "templates-view", `document.querySelector('#templates-forms form') !== null`, ""},
 			{"#/policy", "policy-view", `document.getElementById('policy-csv').value !== ''`, ""},
+			{"#/history", "history-view", `document.getElementById('history-list') !== null && !document.getElementById('history-list').hasAttribute('aria-busy') && document.querySelector('#history-list li') !== null`, "narrow-history.png"},
 		} {
 			p.goTo(s.hash, s.view)
 			p.waitTrue(s.hash+" is loaded", s.ready)
