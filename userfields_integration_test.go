@@ -176,6 +176,9 @@ func testUserFields(t *testing.T, databaseURL string) {
 		{"filters[age][$gte]=26", []string{"ann"}},
 		{"filters[age][$lt]=40&sort=username", []string{"ann", "bob"}},
 		{"filters[age][$notNull]=true&sort=age:desc", []string{"ann", "bob"}},
+		// NULL sorts first ascending and last descending on every database.
+		{"sort=age:asc,username:asc", []string{"cyd", "eve", "bob", "ann"}},
+		{"sort=age:desc,username:asc", []string{"ann", "bob", "cyd", "eve"}},
 		{"filters[firstName][$containsi]=Y&sort=firstName:asc", []string{"cyd"}},
 		{"filters[firstName][$in][0]=Eve&filters[firstName][$in][1]=Bob&sort=firstName:desc", []string{"eve", "bob"}},
 		{"filters[plan]=pro", []string{"cyd"}},

@@ -43,6 +43,18 @@ func TestMigrateUserFields(t *testing.T) {
 			if err := use(v1); err != nil {
 				t.Fatalf("Migrate v1 again: %v", err)
 			}
+			if s.Dialect == SQLite {
+				// A filter on a custom field uses its index.
+				var plan []struct {
+					Detail string
+				}
+				if err := s.DB.Raw("EXPLAIN QUERY PLAN SELECT id FROM up_users WHERE cf_age >= ?", 3).Scan(&plan).Error; err != nil {
+					t.Fatal(err)
+				}
+				if len(plan) == 0 || !strings.Contains(plan[0].Detail, "idx_up_users_cf_age") {
+					t.Errorf("query plan of a filter on age = %+v, want idx_up_users_cf_age", plan)
+				}
+			}
 			users := s.Users()
 			for _, name := range []string{"ann", "bob"} {
 				u := User{DocumentID: NewDocumentID(), Username: name, Email: name + "@example.com", Provider: "local",
