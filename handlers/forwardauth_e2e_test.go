@@ -190,6 +190,10 @@ func runForwardAuthE2E(t *testing.T, start func(t *testing.T, gatehouse, app str
 		{"encoded dot-dot", "GET", "/api/posts/%2e%2e/posts/admin/stats", bearer(alice.ID), false, 0, "", ""},
 		{"encoded slash", "GET", "/api/posts/admin%2Fstats", bearer(alice.ID), false, 0, "", ""},
 		{"case", "GET", "/API/POSTS/ADMIN/STATS", bearer(alice.ID), false, 0, "", ""},
+		// A client's own X-Forwarded-Uri naming an allowed path: nginx
+		// passes it beside its X-Original-URI (Gatehouse refuses pairs
+		// that disagree), Caddy replaces it.
+		{"forged X-Forwarded-Uri", "GET", "/api/posts/admin/stats", bearer(alice.ID), false, 0, "", ""},
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	for _, c := range cases {
@@ -201,6 +205,12 @@ func runForwardAuthE2E(t *testing.T, start func(t *testing.T, gatehouse, app str
 			}
 			if c.auth != "" {
 				req.Header.Set("Authorization", c.auth)
+			}
+			if c.name == "forged X-Forwarded-Uri" {
+				req.Header.Set("X-Forwarded-Method", "GET")
+				req.Header.Set("X-Forwarded-Uri", "/api/posts/7")
+				req.Header.Set("X-Original-Method", "GET")
+				req.Header.Set("X-Original-URI", "/api/posts/7")
 			}
 			if c.spoof {
 				req.Header.Set(gateway.HeaderUserID, "1")

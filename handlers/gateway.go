@@ -53,6 +53,10 @@ var (
 	errNoForwardedRequest = ValidationError("Forward-auth needs X-Forwarded-Method and X-Forwarded-Uri (or X-Original-Method and X-Original-URI)", nil)
 )
 
+// functionRouteKey holds, on a request matched to a function, the
+// function's route pattern: what metrics and the access log name it by.
+const functionRouteKey = "gatehouse.functionRoute"
+
 // ginContextKey carries the Gin context to the proxy's error handler.
 type ginContextKey struct{}
 
@@ -145,6 +149,9 @@ func (s *Server) decideFunction(c *gin.Context, method, escapedPath string) (*ga
 		return nil, "", none, errNoRoute
 	case err != nil:
 		return nil, "", none, &Error{Status: http.StatusBadRequest, Name: "ValidationError", Message: "Invalid path", Err: err}
+	}
+	if c.FullPath() == "" {
+		c.Set(functionRouteKey, fn.Route)
 	}
 	if fn.Public {
 		return fn, canonical, none, nil

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/gateway"
+	"github.com/gatehouse/gatehouse/metrics"
 	"github.com/gatehouse/gatehouse/policy"
 )
 
@@ -640,5 +641,26 @@ func TestGatewayReload(t *testing.T) {
 	}
 	if _, ok := e.server.Catalog().ByName("api::post.post.find"); ok {
 		t.Error("the removed function is still in the catalogue")
+	}
+}
+
+// TestGatewayMetricsNameTheFunction: proxied requests and forward-auth
+// decisions are counted under the function's route pattern, not as
+// unmatched.
+func TestGatewayMetricsNameTheFunction(t *testing.T) {
+	up := newTestUpstream(t)
+	m := metrics.New()
+	e := newGatewayEnv(t, up.URL, true, func(c *Config) { c.Metrics = m })
+	srv := gatewayServer(t, e)
+	auth := http.Header{"Authorization": {"Bearer " + e.token(e.users["authenticated"].ID)}}
+	for _, target := range []string{"/api/posts/1", "/api/posts/2", "/api/nothing"} {
+		rawRequest(t, strings.TrimPrefix(srv.URL, "http://"), "GET", target, auth)
+	}
+	families := scrape(t, m)
+	if got := sample(families, "gatehouse_http_requests_total", map[string]string{"route": "/api/posts/:id", "method": "GET", "code": "2xx"}); got != 2 {
+		t.Errorf("requests counted under /api/posts/:id: %v, want 2", got)
+	}
+	if got := sample(families, "gatehouse_http_requests_total", map[string]string{"route": "unmatched", "method": "GET", "code": "4xx"}); got != 1 {
+		t.Errorf("unmatched requests: %v, want 1", got)
 	}
 }

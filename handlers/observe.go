@@ -51,11 +51,20 @@ func (s *Server) observe(c *gin.Context) {
 	elapsed := time.Since(start)
 	status := c.Writer.Status()
 	if s.metrics != nil {
-		s.metrics.Request(c.FullPath(), c.Request.Method, status, elapsed)
+		s.metrics.Request(routeOf(c), c.Request.Method, status, elapsed)
 	}
 	if s.cfg.AccessLog {
 		s.logRequest(c, id, status, elapsed)
 	}
+}
+
+// routeOf is the route a request is counted and logged under: the matched
+// route pattern, or in gateway mode the function's (functionRouteKey).
+func routeOf(c *gin.Context) string {
+	if r := c.FullPath(); r != "" {
+		return r
+	}
+	return c.GetString(functionRouteKey)
 }
 
 // logRequest writes the access log line at info: never the query string
@@ -69,7 +78,7 @@ func (s *Server) logRequest(c *gin.Context, id string, status int, elapsed time.
 	attrs = append(attrs,
 		slog.String("requestId", id),
 		slog.String("method", c.Request.Method),
-		slog.String("route", c.FullPath()),
+		slog.String("route", routeOf(c)),
 		slog.String("path", c.Request.URL.Path),
 		slog.Int("status", status),
 		slog.Float64("durationMs", float64(elapsed.Microseconds())/1000),
