@@ -45,6 +45,7 @@ func TestCLIHelpListsOnlyItsFlags(t *testing.T) {
 		{"policy diff", []string{"database-url", "exit-code", "live", "routes-file"}},
 		{"policy history", []string{"database-url", "role", "actor", "since", "until", "limit", "json"}},
 		{"policy show", []string{"database-url", "json"}},
+		{"audit", []string{"database-url", "since", "until", "actor", "action", "limit", "json"}},
 		{"policy revert", []string{"database-url", "redis-url", "redis-watcher-channel", "dry-run", "message"}},
 		{"policy apply", []string{"database-url", "redis-url", "redis-watcher-channel", "dry-run", "message", "expect-revision"}},
 		{"policy lint", []string{"database-url", "policy", "routes-file"}},

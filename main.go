@@ -89,7 +89,7 @@ func rootCommand() *cobra.Command {
 		RunE: serve.RunE,
 	}
 	root.SetVersionTemplate("gatehouse {{.Version}}\n")
-	root.AddCommand(serve, cli.AdminCommand(opts), cli.PolicyCommand(opts), cli.RoleCommand(opts), cli.UserCommand(opts),
+	root.AddCommand(serve, cli.AdminCommand(opts), cli.PolicyCommand(opts), cli.AuditCommand(opts), cli.RoleCommand(opts), cli.UserCommand(opts),
 		cli.HealthCommand(opts), cli.MailCommand(opts), cli.RoutesCommand(opts), cli.VersionCommand())
 	return root
 }
@@ -178,8 +178,16 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 			return fail(fmt.Errorf("ROUTES_FILE: %w", err))
 		}
 	}
+	auditSink, err := openAuditLog(cfg.AuditLog)
+	if err != nil {
+		if peers != nil {
+			peers.Close()
+		}
+		return fail(err)
+	}
 	srv, err := handlers.New(handlers.Config{
-		Store: st, Enforcer: enforcer, Secret: secret, TokenTTL: cfg.JWTExpiresIn, BcryptCost: cfg.BcryptCost,
+		AuditSink: auditSink,
+		Store:     st, Enforcer: enforcer, Secret: secret, TokenTTL: cfg.JWTExpiresIn, BcryptCost: cfg.BcryptCost,
 		BodyLimit: cfg.BodyLimit, TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, Logger: log,
 		RateLimit: limits,
 		// -- email wiring --

@@ -159,6 +159,9 @@ var defaultMatrix = []struct {
 	{"public", "POST", "/api/users-permissions/policy/revert", false},
 	{"authenticated", "POST", "/api/users-permissions/policy/revert", false},
 	{"admin", "POST", "/api/users-permissions/policy/revert", true},
+	{"public", "GET", "/api/users-permissions/audit", false},
+	{"authenticated", "GET", "/api/users-permissions/audit", false},
+	{"admin", "GET", "/api/users-permissions/audit", true},
 	// -- end of roles, permissions and policy routes --
 }
 

@@ -25,7 +25,7 @@ func noEnv(string) (string, bool) { return "", false }
 // commands, given its catalogue.
 func testRoot(opts Options) *cobra.Command {
 	root := &cobra.Command{Use: "myapp", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(PolicyCommand(opts), RoleCommand(opts), UserCommand(opts), AdminCommand(opts), VersionCommand(), HealthCommand(opts), MailCommand(opts), RoutesCommand(opts))
+	root.AddCommand(PolicyCommand(opts), RoleCommand(opts), UserCommand(opts), AdminCommand(opts), VersionCommand(), HealthCommand(opts), MailCommand(opts), RoutesCommand(opts), AuditCommand(opts))
 	return root
 }
 

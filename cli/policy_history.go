@@ -65,6 +65,39 @@ func parseSpan(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
+// listOptions are the flags of a listing command: --since, --until,
+// --limit, --json.
+type listOptions struct {
+	since, until *string
+	limit        *int
+	json         *bool
+}
+
+// listFlags adds a listing's flags to cmd.
+func listFlags(cmd *cobra.Command) listOptions {
+	return listOptions{
+		since: cmd.Flags().String("since", "", "only entries at or after this time (RFC 3339, a date, or a span back such as 7d)"),
+		until: cmd.Flags().String("until", "", "only entries before this time"),
+		limit: cmd.Flags().Int("limit", 50, "at most this many entries (0: all)"),
+		json:  cmd.Flags().Bool("json", false, "print JSON"),
+	}
+}
+
+// window reads --since, --until and --limit.
+func (o listOptions) window() (since, until time.Time, limit int, err error) {
+	now := time.Now()
+	if since, err = parseWhen("since", *o.since, now); err != nil {
+		return
+	}
+	if until, err = parseWhen("until", *o.until, now); err != nil {
+		return
+	}
+	if *o.limit < 0 {
+		return since, until, 0, errors.New("--limit must be 0 or more")
+	}
+	return since, until, *o.limit, nil
+}
+
 // policyHistory is `policy history [--role R] [--actor A] [--since T]
 // [--until T] [--limit N] [--json]`: the recorded policy changes, newest
 // first.
@@ -72,28 +105,18 @@ func policyHistory(opts Options) *cobra.Command {
 	cmd := &cobra.Command{Use: "history", Short: "List the recorded policy changes, newest first", Args: cobra.NoArgs}
 	role := cmd.Flags().String("role", "", "only changes naming this role")
 	actor := cmd.Flags().String("actor", "", "only changes by this actor (a username, cli:<user>, sql, bootstrap)")
-	since := cmd.Flags().String("since", "", "only changes at or after this time (RFC 3339, a date, or a span back such as 7d)")
-	until := cmd.Flags().String("until", "", "only changes before this time")
-	limit := cmd.Flags().Int("limit", 50, "at most this many entries (0: all)")
-	asJSON := cmd.Flags().Bool("json", false, "print JSON")
+	lf := listFlags(cmd)
 	opts.withApp(cmd, readOnly, func(cmd *cobra.Command, a *app, _ []string) error {
-		f := history.Filter{Role: *role, Actor: *actor, Limit: *limit}
+		f := history.Filter{Role: *role, Actor: *actor}
 		var err error
-		now := time.Now()
-		if f.Since, err = parseWhen("since", *since, now); err != nil {
+		if f.Since, f.Until, f.Limit, err = lf.window(); err != nil {
 			return err
-		}
-		if f.Until, err = parseWhen("until", *until, now); err != nil {
-			return err
-		}
-		if *limit < 0 {
-			return errors.New("--limit must be 0 or more")
 		}
 		entries, _, err := a.enforcer.History(cmd.Context(), f)
 		if err != nil {
 			return err
 		}
-		if *asJSON {
+		if *lf.json {
 			return printJSON(cmd.OutOrStdout(), nonNilEntries(entries))
 		}
 		printEntries(cmd.OutOrStdout(), entries)

@@ -108,3 +108,30 @@ func TestPolicyHistoryCommands(t *testing.T) {
 		t.Error("show of an unknown revision succeeded")
 	}
 }
+
+// TestAuditCommand: a role created and deleted with the CLI is in the
+// audit log, by cli:<os user>.
+func TestAuditCommand(t *testing.T) {
+	db := newDB(t)
+	if _, err := runCLI(t, db, "role", "create", "Auditors"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCLI(t, db, "role", "delete", "auditors"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, db, "audit", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []struct{ Actor, Source, Action, Target string }
+	if err := json.Unmarshal([]byte(out), &entries); err != nil {
+		t.Fatalf("audit --json: %v\n%s", err, out)
+	}
+	if len(entries) != 2 || entries[0].Action != "role.delete" || entries[1].Action != "role.create" || entries[1].Target != "role:auditors" ||
+		entries[0].Actor != cliActor() || entries[0].Source != "cli" {
+		t.Errorf("audit entries = %+v, want role.delete then role.create of role:auditors by %s (cli)", entries, cliActor())
+	}
+	if out, err := runCLI(t, db, "audit", "--action", "role.create"); err != nil || !strings.Contains(out, "role:auditors") || strings.Contains(out, "role.delete") {
+		t.Errorf("audit --action role.create: %v\n%s", err, out)
+	}
+}

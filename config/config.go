@@ -88,6 +88,7 @@ var Vars = []Var{
 	{Env: "FORWARD_AUTH_PROXIES", Flag: "forward-auth-proxies", Default: "127.0.0.0/8,::1", Usage: "comma-separated IPs/CIDRs of the proxies (nginx, Caddy, Traefik) whose X-Forwarded-Method/Uri and X-Original-Method/URI GET /api/authz/verify believes"},
 	{Env: "LOG_LEVEL", Flag: "log-level", Default: "info", Usage: "debug, info, warn or error"},
 	{Env: "LOG_FORMAT", Flag: "log-format", Default: "text", Usage: "text or json"},
+	{Env: "AUDIT_LOG", Flag: "audit-log", Default: "", Usage: "also write each audit entry as a JSON line to this file (appended), or to stdout", Kind: String},
 }
 
 // Config is the parsed settings.
@@ -127,6 +128,9 @@ type Config struct {
 	// PolicyHistoryRetention is how long policy history entries are kept
 	// (0: forever).
 	PolicyHistoryRetention time.Duration
+	// AuditLog is where audit entries are also written as JSON lines: a
+	// file path, "stdout", or "" (the database only).
+	AuditLog string
 
 	SMTPHost, SMTPUsername, SMTPPassword, SMTPSecurity string
 	SMTPPort                                           int
@@ -251,6 +255,7 @@ func Parse(values map[string]string) (Config, error) {
 	if c.PolicyExplainDenials, err = strconv.ParseBool(get("POLICY_EXPLAIN_DENIALS")); err != nil {
 		return c, bad("POLICY_EXPLAIN_DENIALS", "want true or false")
 	}
+	c.AuditLog = get("AUDIT_LOG")
 	if v := get("POLICY_HISTORY_RETENTION"); v != "" {
 		if c.PolicyHistoryRetention, err = ParseSpan(v); err != nil || c.PolicyHistoryRetention < time.Hour {
 			return c, bad("POLICY_HISTORY_RETENTION", "want a time span of at least 1h with a unit, such as 365d, or nothing (forever)")

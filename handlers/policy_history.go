@@ -38,15 +38,21 @@ const (
 	historyMaxPageSize = 100
 )
 
-// historyQuery reads GET …/policy/history's query: page, pageSize, actor,
-// role, since, until (RFC 3339 times or YYYY-MM-DD dates), each at most
-// once; anything else is a 400.
-func historyQuery(c *gin.Context) (history.Filter, int, error) {
-	f := history.Filter{Limit: historyPageSize}
-	page := 1
+// listPage is the paging and time window of a listing's query.
+type listPage struct {
+	page, limit  int
+	since, until time.Time
+}
+
+// listQuery reads a listing's query (the policy history, the audit log):
+// page, pageSize, since, until (RFC 3339 times or YYYY-MM-DD dates) and the
+// string filters named, each at most once; anything else is a 400.
+func listQuery(c *gin.Context, filters map[string]*string) (listPage, error) {
+	lp := listPage{page: 1, limit: historyPageSize}
 	var v validator
-	for _, name := range slices.Sorted(maps.Keys(c.Request.URL.Query())) {
-		values := c.Request.URL.Query()[name]
+	query := c.Request.URL.Query()
+	for _, name := range slices.Sorted(maps.Keys(query)) {
+		values := query[name]
 		if len(values) != 1 {
 			v.add(name, name+" must be given once", strings.Join(values, ","))
 			continue
@@ -62,29 +68,34 @@ func historyQuery(c *gin.Context) (history.Filter, int, error) {
 			if err != nil || n < 1 || n > max {
 				v.add(name, fmt.Sprintf("%s must be an integer from 1 to %d", name, max), value)
 			} else if name == "page" {
-				page = n
+				lp.page = n
 			} else {
-				f.Limit = n
+				lp.limit = n
 			}
-		case "actor":
-			f.Actor = value
-		case "role":
-			f.Role = value
 		case "since", "until":
 			t, err := parseTime(value)
 			if err != nil {
 				v.add(name, name+" must be an RFC 3339 time (2026-01-02T15:04:05Z) or a date (2026-01-02)", value)
 			} else if name == "since" {
-				f.Since = t
+				lp.since = t
 			} else {
-				f.Until = t
+				lp.until = t
 			}
 		default:
-			v.add(name, fmt.Sprintf("Unknown query parameter %q (this endpoint takes page, pageSize, actor, role, since, until)", name), nil)
+			if p, ok := filters[name]; ok {
+				*p = value
+				continue
+			}
+			known := append(slices.Sorted(maps.Keys(filters)), "page", "pageSize", "since", "until")
+			v.add(name, fmt.Sprintf("Unknown query parameter %q (this endpoint takes %s)", name, strings.Join(known, ", ")), nil)
 		}
 	}
-	f.Offset = (page - 1) * f.Limit
-	return f, page, v.err()
+	return lp, v.err()
+}
+
+// meta is a listing's meta: its pagination.
+func (lp listPage) meta(total int64) gin.H {
+	return gin.H{"pagination": gin.H{"page": lp.page, "pageSize": lp.limit, "pageCount": (total + int64(lp.limit) - 1) / int64(lp.limit), "total": total}}
 }
 
 // parseTime reads an RFC 3339 time or a YYYY-MM-DD date (midnight UTC).
@@ -98,10 +109,12 @@ func parseTime(s string) (time.Time, error) {
 // getPolicyHistory is GET /api/users-permissions/policy/history: a page of
 // entries, newest first, without their rows: {data, meta: {pagination}}.
 func (s *Server) getPolicyHistory(c *gin.Context) error {
-	f, page, err := historyQuery(c)
+	var f history.Filter
+	lp, err := listQuery(c, map[string]*string{"actor": &f.Actor, "role": &f.Role})
 	if err != nil {
 		return err
 	}
+	f.Limit, f.Offset, f.Since, f.Until = lp.limit, (lp.page-1)*lp.limit, lp.since, lp.until
 	entries, total, err := s.enforcer.History(ctx(c), f)
 	if err != nil {
 		return err
@@ -109,9 +122,7 @@ func (s *Server) getPolicyHistory(c *gin.Context) error {
 	if entries == nil {
 		entries = []history.Entry{}
 	}
-	pageCount := (total + int64(f.Limit) - 1) / int64(f.Limit)
-	return writeJSON(c, http.StatusOK, gin.H{"data": entries, "meta": gin.H{"pagination": gin.H{
-		"page": page, "pageSize": f.Limit, "pageCount": pageCount, "total": total}}})
+	return writeJSON(c, http.StatusOK, gin.H{"data": entries, "meta": lp.meta(total)})
 }
 
 // historyEntry is one entry with its rows and the decisions it flipped.

@@ -209,6 +209,9 @@ func (s *Server) createRoleWithRules(ctx context.Context, role store.Role, rb ro
 	if errors.Is(err, store.ErrConflict) {
 		return role, taken
 	}
+	if err == nil {
+		s.audit(ctx, "role.create", "role:"+role.Type, map[string]any{"name": role.Name, "type": role.Type, "rulesAdded": len(add)})
+	}
 	return role, err
 }
 
@@ -234,12 +237,16 @@ func (s *Server) updateRole(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	err = s.enforcer.Update(s.changeCtx(c, ""), add, remove, func(tx *gorm.DB) error {
+	changeCtx := s.changeCtx(c, "")
+	err = s.enforcer.Update(changeCtx, add, remove, func(tx *gorm.DB) error {
 		return s.store.Roles().WithTx(tx).Update(ctx(c), role.ID, columns)
 	})
 	if err != nil {
 		return err
 	}
+	summary := reveal(columns, "name", "description")
+	summary["changed"], summary["rulesAdded"], summary["rulesRemoved"] = changedKeys(columns), len(add), len(remove)
+	s.audit(changeCtx, "role.update", "role:"+role.Type, summary)
 	return writeJSON(c, http.StatusOK, gin.H{"ok": true})
 }
 
@@ -284,6 +291,9 @@ func (s *Server) DeleteRole(ctx context.Context, role store.Role) error {
 		return s.store.Roles().WithTx(tx).DeleteMovingUsers(ctx, role.ID, fallback.ID)
 	})
 	s.store.InvalidateCache()
+	if err == nil {
+		s.audit(ctx, "role.delete", "role:"+role.Type, map[string]any{"name": role.Name, "usersMovedTo": fallback.Type})
+	}
 	return err
 }
 

@@ -81,6 +81,7 @@ func (s *Server) routes() []route {
 		{fn("policy.history", http.MethodGet, "/api/users-permissions/policy/history"), false, s.getPolicyHistory},
 		{fn("policy.historyEntry", http.MethodGet, "/api/users-permissions/policy/history/:revision"), false, s.getPolicyHistoryEntry},
 		{fn("policy.revert", http.MethodPost, "/api/users-permissions/policy/revert"), false, s.revertPolicy},
+		{fn("audit.find", http.MethodGet, "/api/users-permissions/audit"), false, s.getAudit},
 		// -- end of roles, permissions and policy routes --
 	}
 }

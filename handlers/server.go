@@ -8,10 +8,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +53,9 @@ type RateLimit struct {
 type Config struct {
 	Store    *store.Store
 	Enforcer *policy.Enforcer
+	// AuditSink, when set, also receives each audit entry as a JSON line
+	// (AUDIT_LOG: a file or stdout, for shipping to a log system).
+	AuditSink io.Writer
 	// Secret signs access tokens (HS256).
 	Secret []byte
 	// TokenTTL is JWT_EXPIRES_IN.
@@ -161,7 +166,9 @@ type ReadyCheck struct {
 
 // Server serves Gatehouse's API.
 type Server struct {
-	cfg      Config
+	cfg Config
+	// auditMu keeps the audit sink's lines whole.
+	auditMu  sync.Mutex
 	store    *store.Store
 	enforcer *policy.Enforcer
 	tokens   Tokens

@@ -126,6 +126,8 @@ func (s *Server) createUser(c *gin.Context) error {
 	if err := s.store.Users().Create(ctx(c), &user); err != nil {
 		return err
 	}
+	s.audit(s.changeCtx(c, ""), "user.create", "user:"+strconv.FormatUint(uint64(user.ID), 10),
+		map[string]any{"username": username, "email": email, "role": role.Type, "blocked": blocked, "confirmed": confirmed})
 	user.Role = &role
 	return writeJSON(c, http.StatusCreated, userJSON(user, true))
 }
@@ -227,6 +229,7 @@ func (s *Server) updateUser(c *gin.Context) error {
 		if err := s.store.Users().Update(ctx(c), id, columns); err != nil {
 			return err
 		}
+		s.userAudit(c, id, columns)
 	}
 	updated, err := s.store.Users().ByID(ctx(c), id)
 	if err != nil {
@@ -266,6 +269,7 @@ func (s *Server) deleteUser(c *gin.Context) error {
 	if err := s.store.Users().Delete(ctx(c), user.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	s.audit(s.changeCtx(c, ""), "user.delete", "user:"+strconv.FormatUint(uint64(user.ID), 10), map[string]any{"username": user.Username, "email": user.Email})
 	return writeJSON(c, http.StatusOK, userJSON(user, false))
 }
 

@@ -340,7 +340,7 @@ func (s *Store) Migrate() error {
 	// request's statement: migrations get minutes, not DB_TIMEOUT.
 	ctx, cancel := context.WithTimeout(context.Background(), migrateTimeout)
 	defer cancel()
-	if err := s.DB.WithContext(ctx).AutoMigrate(&Role{}, &User{}, &Setting{}, &Session{}, &readyRow{}, &MailJob{}, &Identifier{}); err != nil {
+	if err := s.DB.WithContext(ctx).AutoMigrate(&Role{}, &User{}, &Setting{}, &Session{}, &readyRow{}, &MailJob{}, &Identifier{}, &AuditEntry{}); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	if _, err := s.backfillIdentifiers(ctx); err != nil {
