@@ -221,7 +221,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		AccessLog:      cfg.AccessLog,
 		// -- functions file wiring (ROUTES_FILE, forward-auth, gateway mode) --
 		Functions: functions, Gateway: cfg.Gateway.Enabled, GatewayTimeout: cfg.Gateway.Timeout,
-		ForwardAuthProxies: cfg.Gateway.ForwardAuthProxies,
+		ForwardAuthProxies: cfg.Gateway.ForwardAuthProxies, UpstreamTokenSecret: []byte(cfg.Gateway.TokenSecret),
 	})
 	if err != nil {
 		if peers != nil {

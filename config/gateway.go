@@ -15,13 +15,15 @@ type Gateway struct {
 	Enabled bool
 	// Timeout bounds the wait for an upstream's response headers.
 	Timeout time.Duration
+	// TokenSecret signs X-Gatehouse-Token ("" for none).
+	TokenSecret string
 	// ForwardAuthProxies are the IPs and CIDRs whose forward-auth headers
 	// are believed.
 	ForwardAuthProxies []string
 }
 
-// parseGateway reads ROUTES_FILE, GATEWAY, GATEWAY_TIMEOUT and
-// FORWARD_AUTH_PROXIES into c.
+// parseGateway reads ROUTES_FILE, GATEWAY, GATEWAY_TIMEOUT,
+// GATEWAY_TOKEN_SECRET and FORWARD_AUTH_PROXIES into c.
 func parseGateway(get func(string) string, c *Config) error {
 	bad := func(env, why string) error {
 		return fmt.Errorf("config: %s=%q: %s", env, get(env), why)
@@ -37,6 +39,9 @@ func parseGateway(get func(string) string, c *Config) error {
 	}
 	if g.Timeout, err = time.ParseDuration(get("GATEWAY_TIMEOUT")); err != nil || g.Timeout < 100*time.Millisecond {
 		return bad("GATEWAY_TIMEOUT", "want a Go duration of at least 100ms, such as 30s")
+	}
+	if g.TokenSecret = get("GATEWAY_TOKEN_SECRET"); g.TokenSecret != "" && (len(g.TokenSecret) < 32 || g.TokenSecret == get("JWT_SECRET")) {
+		return fmt.Errorf("config: GATEWAY_TOKEN_SECRET: want at least 32 characters, and not JWT_SECRET (the app could mint Gatehouse's tokens)")
 	}
 	if g.ForwardAuthProxies, err = parseAddresses(get, "FORWARD_AUTH_PROXIES"); err != nil {
 		return err

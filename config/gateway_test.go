@@ -25,6 +25,8 @@ func TestParseGateway(t *testing.T) {
 		{"GATEWAY": "yes please"}:               "GATEWAY",
 		{"GATEWAY_TIMEOUT": "1ms"}:              "GATEWAY_TIMEOUT",
 		{"FORWARD_AUTH_PROXIES": "10.0.0.0/33"}: "FORWARD_AUTH_PROXIES",
+		{"GATEWAY_TOKEN_SECRET": "short"}:       "GATEWAY_TOKEN_SECRET",
+		{"GATEWAY_TOKEN_SECRET": strings.Repeat("s", 40), "JWT_SECRET": strings.Repeat("s", 40)}: "not JWT_SECRET",
 	} {
 		if _, err := Parse(*values); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse(%v): %v, want an error about %s", *values, err, want)

@@ -19,6 +19,9 @@ const (
 	HeaderUserID   = "X-Gatehouse-User-Id"
 	HeaderRole     = "X-Gatehouse-Role"
 	HeaderFunction = "X-Gatehouse-Function"
+	// HeaderToken carries, when GATEWAY_TOKEN_SECRET is set, a short-lived
+	// JWT of the decision for the upstream to verify.
+	HeaderToken = "X-Gatehouse-Token"
 	// identityPrefix is what every stripped header starts with.
 	identityPrefix = "X-Gatehouse-"
 )
@@ -30,10 +33,12 @@ type Identity struct {
 	// Role is the role type the request was authorized as ("" for a
 	// public function, which is not decided).
 	Role string
+	// Token is the signed decision for the upstream ("" when off).
+	Token string
 }
 
-// Set writes the identity headers and the function's name to h, replacing
-// any of the same name. All three are always present, empty when there is
+// Set writes the identity headers, the function's name and the token to h,
+// replacing any of the same name. All four are always present, empty when there is
 // no such thing (no user id for an anonymous caller): a proxy that copies
 // them then replaces a client's own copy even so (Caddy 2.6's copy_headers
 // leaves a client's header, or an unresolved placeholder, when the answer
@@ -42,6 +47,7 @@ func (id Identity) Set(h http.Header, fn *Function) {
 	h[HeaderUserID] = []string{id.UserID}
 	h[HeaderRole] = []string{id.Role}
 	h[HeaderFunction] = []string{fn.Name}
+	h[HeaderToken] = []string{id.Token}
 }
 
 // StripIdentity removes every X-Gatehouse-* header a client sent.

@@ -166,7 +166,7 @@ func TestForwardAuthCaddy(t *testing.T) {
 // requests through it.
 func runForwardAuthE2E(t *testing.T, start func(t *testing.T, gatehouse, app string) string) {
 	up := newTestUpstream(t)
-	e := newGatewayEnv(t, up.URL, false)
+	e := newGatewayEnv(t, up.URL, false, func(c *Config) { c.UpstreamTokenSecret = []byte(testUpstreamSecret) })
 	gh := httptest.NewServer(e.server)
 	t.Cleanup(gh.Close)
 	proxy := "http://" + start(t, strings.TrimPrefix(gh.URL, "http://"), strings.TrimPrefix(up.URL, "http://"))
@@ -216,6 +216,7 @@ func runForwardAuthE2E(t *testing.T, start func(t *testing.T, gatehouse, app str
 				req.Header.Set(gateway.HeaderUserID, "1")
 				req.Header.Set(gateway.HeaderRole, "admin")
 				req.Header.Set(gateway.HeaderFunction, "api::post.post.stats")
+				req.Header.Set(gateway.HeaderToken, "forged")
 			}
 			res, err := client.Do(req)
 			if err != nil {
@@ -252,6 +253,10 @@ func runForwardAuthE2E(t *testing.T, start func(t *testing.T, gatehouse, app str
 			}
 			if got := seen.Header.Get(gateway.HeaderFunction); got == "" || got == "api::post.post.stats" && c.wantRole != "admin" {
 				t.Errorf("the upstream saw %s %q", gateway.HeaderFunction, got)
+			}
+			claims := checkUpstreamToken(t, seen.Header.Get(gateway.HeaderToken))
+			if sub, _ := claims["sub"].(string); sub != c.wantUser || claims["role"] != c.wantRole {
+				t.Errorf("the upstream's X-Gatehouse-Token says sub %q role %v, want %q %q", sub, claims["role"], c.wantUser, c.wantRole)
 			}
 		})
 	}

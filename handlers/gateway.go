@@ -7,11 +7,13 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/gateway"
 	"github.com/gatehouse/gatehouse/guard"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // The protected app's functions (Config.Functions, ROUTES_FILE):
@@ -168,7 +170,34 @@ func (s *Server) decideFunction(c *gin.Context, method, escapedPath string) (*ga
 	if caller.User != nil {
 		id.UserID = strconv.FormatUint(uint64(caller.User.ID), 10)
 	}
+	if id.Token, err = s.upstreamToken(id, fn); err != nil {
+		return nil, "", none, err
+	}
 	return fn, canonical, id, nil
+}
+
+// UpstreamTokenTTL is how long an X-Gatehouse-Token is valid: one request's
+// way to the upstream.
+const UpstreamTokenTTL = time.Minute
+
+// upstreamToken signs a decision for the upstream (Config.UpstreamTokenSecret;
+// "" without one): sub is the user id (absent for an anonymous caller),
+// role the role type, fn the function, aud "upstream", a minute of life.
+func (s *Server) upstreamToken(id gateway.Identity, fn *gateway.Function) (string, error) {
+	if len(s.cfg.UpstreamTokenSecret) == 0 {
+		return "", nil
+	}
+	now := s.now()
+	claims := jwt.MapClaims{"iss": "gatehouse", "aud": "upstream", "role": id.Role, "fn": fn.Name,
+		"iat": now.Unix(), "exp": now.Add(UpstreamTokenTTL).Unix()}
+	if id.UserID != "" {
+		claims["sub"] = id.UserID
+	}
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.cfg.UpstreamTokenSecret)
+	if err != nil {
+		return "", errInternal("handlers: sign the upstream token: %w", err)
+	}
+	return token, nil
 }
 
 // caller authenticates a request for a function: its bearer token; without

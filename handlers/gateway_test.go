@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/gateway"
 	"github.com/gatehouse/gatehouse/metrics"
 	"github.com/gatehouse/gatehouse/policy"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // upstreamSeen is what the test upstream saw of one request.
@@ -662,5 +663,54 @@ func TestGatewayMetricsNameTheFunction(t *testing.T) {
 	}
 	if got := sample(families, "gatehouse_http_requests_total", map[string]string{"route": "unmatched", "method": "GET", "code": "4xx"}); got != 1 {
 		t.Errorf("unmatched requests: %v, want 1", got)
+	}
+}
+
+// testUpstreamSecret signs X-Gatehouse-Token in the tests that turn it on.
+const testUpstreamSecret = "upstream-secret-upstream-secret-0123456789"
+
+// checkUpstreamToken verifies an X-Gatehouse-Token as an app would: the
+// upstream secret, HS256, aud upstream, not expired; it returns the claims.
+func checkUpstreamToken(t *testing.T, token string) jwt.MapClaims {
+	t.Helper()
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return []byte(testUpstreamSecret), nil },
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithAudience("upstream"), jwt.WithExpirationRequired(), jwt.WithIssuer("gatehouse"))
+	if err != nil {
+		t.Fatalf("X-Gatehouse-Token %q: %v", token, err)
+	}
+	return claims
+}
+
+// TestUpstreamToken: with UpstreamTokenSecret the upstream receives a
+// signed decision, a client's own X-Gatehouse-Token never; the secret must
+// not be the JWT secret.
+func TestUpstreamToken(t *testing.T) {
+	up := newTestUpstream(t)
+	e := newGatewayEnv(t, up.URL, true, func(c *Config) { c.UpstreamTokenSecret = []byte(testUpstreamSecret) })
+	srv := gatewayServer(t, e)
+	alice := e.users["authenticated"]
+	h := http.Header{"Authorization": {"Bearer " + e.token(alice.ID)}, "X-Gatehouse-Token": {"forged"}}
+	if res, body := rawRequest(t, strings.TrimPrefix(srv.URL, "http://"), "GET", "/api/posts/7", h); res.StatusCode != 200 {
+		t.Fatalf("GET /api/posts/7: %d %s", res.StatusCode, body)
+	}
+	up.mu.Lock()
+	seen := up.seen[len(up.seen)-1]
+	up.mu.Unlock()
+	claims := checkUpstreamToken(t, seen.Header.Get(gateway.HeaderToken))
+	if claims["sub"] != strconv.Itoa(int(alice.ID)) || claims["role"] != "authenticated" || claims["fn"] != "api::post.post.findOne" {
+		t.Errorf("token claims = %v", claims)
+	}
+	rec := e.verifyRequest("127.0.0.1:1", http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Uri": {"/api/posts"}})
+	claims = checkUpstreamToken(t, rec.Header().Get(gateway.HeaderToken))
+	if _, ok := claims["sub"]; ok || claims["role"] != "public" {
+		t.Errorf("anonymous token claims = %v", claims)
+	}
+	for _, secret := range []string{"short", string(e.cfg.Secret)} {
+		cfg := e.cfg
+		cfg.UpstreamTokenSecret = []byte(secret)
+		if _, err := New(cfg); err == nil {
+			t.Errorf("New with UpstreamTokenSecret %q: no error", secret)
+		}
 	}
 }

@@ -147,6 +147,11 @@ type Config struct {
 	// GatewayTimeout bounds the wait for an upstream's response headers
 	// (504 past it; 30s when zero).
 	GatewayTimeout time.Duration
+	// UpstreamTokenSecret, when set, signs (HS256) the short-lived JWT of
+	// each decision about a function, sent as X-Gatehouse-Token
+	// (GATEWAY_TOKEN_SECRET). It must not be Secret: an upstream holding it
+	// could otherwise mint Gatehouse's own tokens.
+	UpstreamTokenSecret []byte
 	// ForwardAuthProxies are the peers (IPs or CIDRs) whose forward-auth
 	// headers GET /api/authz/verify believes (nil: loopback, see
 	// DefaultForwardAuthProxies).
@@ -298,6 +303,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.forwardAuthPeers, err = parseForwardAuthProxies(cfg.ForwardAuthProxies); err != nil {
 		return nil, fmt.Errorf("handlers: ForwardAuthProxies: %w", err)
+	}
+	if len(cfg.UpstreamTokenSecret) > 0 && (len(cfg.UpstreamTokenSecret) < 32 || string(cfg.UpstreamTokenSecret) == string(cfg.Secret)) {
+		return nil, errors.New("handlers: UpstreamTokenSecret must be at least 32 bytes and differ from Secret")
 	}
 	if cfg.Gateway {
 		if cfg.Functions == nil {
