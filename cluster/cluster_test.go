@@ -317,6 +317,10 @@ func TestRedisRateLimitFailsOpenToLocalCounters(t *testing.T) {
 	var logs syncBuffer
 	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	opts.RetryAfter = time.Nanosecond // ask Redis again at every request
+	// The outage below is a closed port, which fails at once: a generous
+	// deadline only keeps a slow, loaded machine (-race in CI) from turning
+	// a shared count into a local one while Redis is up (250ms did, once).
+	opts.LimitTimeout = time.Second
 	c, err := cluster.Connect(context.Background(), "redis://"+proxy.addr+"/0", opts)
 	if err != nil {
 		t.Fatal(err)
@@ -340,6 +344,10 @@ func TestRedisRateLimitFailsOpenToLocalCounters(t *testing.T) {
 		t.Errorf("no warning logged when Redis failed; logs:\n%s", logs.String())
 	}
 	proxy.start()
+	// After a run of failed dials go-redis's pool redials in the background
+	// once a second before it hands out connections again (its dial circuit
+	// breaker, open after PoolSize failed dials).
+	time.Sleep(1500 * time.Millisecond)
 	for range 2 {
 		statuses = append(statuses, login(srv, "192.0.2.9").Code) // shared counter again: 3, 4
 	}
