@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/history"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/bcrypt"
@@ -55,6 +57,11 @@ func adminCreate(opts Options) *cobra.Command {
 			return err
 		}
 		defer st.Close()
+		summary, _ := json.Marshal(map[string]any{"username": user.Username, "email": user.Email, "role": "admin"})
+		if err := st.Audit().Add(ctx, &store.AuditEntry{Actor: cliActor(), Source: history.SourceCLI, Action: "user.create",
+			Target: fmt.Sprintf("user:%d", user.ID), Summary: summary}); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: the admin is created, but the audit log did not record it: %v\n", err)
+		}
 		fmt.Fprintf(cmd.OutOrStdout(), "created admin %s <%s> (id %d)\n", user.Username, user.Email, user.ID)
 		return nil
 	}

@@ -109,14 +109,21 @@ func TestPolicyHistoryCommands(t *testing.T) {
 	}
 }
 
-// TestAuditCommand: a role created and deleted with the CLI is in the
-// audit log, by cli:<os user>.
+// TestAuditCommand: a role created and deleted, an admin created and a
+// user given another role with the CLI are in the audit log, by
+// cli:<os user>, without the password.
 func TestAuditCommand(t *testing.T) {
 	db := newDB(t)
 	if _, err := runCLI(t, db, "role", "create", "Auditors"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := runCLI(t, db, "role", "delete", "auditors"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCLI(t, db, "admin", "create", "--email", "boss@example.com", "--password", "a-long-enough-password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCLI(t, db, "user", "set-role", "boss@example.com", "authenticated"); err != nil {
 		t.Fatal(err)
 	}
 	out, err := runCLI(t, db, "audit", "--json")
@@ -127,9 +134,13 @@ func TestAuditCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &entries); err != nil {
 		t.Fatalf("audit --json: %v\n%s", err, out)
 	}
-	if len(entries) != 2 || entries[0].Action != "role.delete" || entries[1].Action != "role.create" || entries[1].Target != "role:auditors" ||
-		entries[0].Actor != cliActor() || entries[0].Source != "cli" {
-		t.Errorf("audit entries = %+v, want role.delete then role.create of role:auditors by %s (cli)", entries, cliActor())
+	if len(entries) != 4 || entries[0].Action != "user.role" || entries[1].Action != "user.create" || entries[2].Action != "role.delete" ||
+		entries[3].Action != "role.create" || entries[3].Target != "role:auditors" || entries[0].Actor != cliActor() || entries[1].Actor != cliActor() ||
+		entries[0].Source != "cli" {
+		t.Errorf("audit entries = %+v, want user.role, user.create (the admin), role.delete and role.create of role:auditors by %s (cli)", entries, cliActor())
+	}
+	if strings.Contains(out, "a-long-enough-password") {
+		t.Errorf("the audit log holds the admin's password:\n%s", out)
 	}
 	if out, err := runCLI(t, db, "audit", "--action", "role.create"); err != nil || !strings.Contains(out, "role:auditors") || strings.Contains(out, "role.delete") {
 		t.Errorf("audit --action role.create: %v\n%s", err, out)

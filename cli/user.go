@@ -32,6 +32,7 @@ func userSetRole(opts Options) *cobra.Command {
 			if err := a.store.Users().Update(cmd.Context(), u.ID, map[string]any{"role_id": role.ID, "updated_at": time.Now().UTC()}); err != nil {
 				return err
 			}
+			a.server.Audit(cmd.Context(), "user.role", fmt.Sprintf("user:%d", u.ID), map[string]any{"role_id": role.ID, "role": role.Type, "changed": []string{"role_id"}})
 			fmt.Fprintf(cmd.OutOrStdout(), "%s <%s> (%s) is now %s\n", u.Username, u.Email, u.Provider, role.Type)
 		}
 		return nil

@@ -14,12 +14,13 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// audit records an administrative action by the author ctx names
-// (changeCtx, or the CLI's history.WithChange): action, target, and a
-// summary that holds only what the caller put in it — never a password,
-// token or secret. The change is made already: a failure to record is
-// logged, not answered.
-func (s *Server) audit(ctx context.Context, action, target string, summary map[string]any) {
+// Audit records an administrative action by the author ctx names
+// (history.WithChange: the request's caller, the CLI's user): action,
+// target, and a summary that holds only what the caller put in it — never a
+// password, token or secret. The change is made already: a failure to
+// record is logged, not returned. The CLI and embedding apps call it for
+// the actions they make outside the API.
+func (s *Server) Audit(ctx context.Context, action, target string, summary map[string]any) {
 	c := history.ChangeFrom(ctx)
 	e := store.AuditEntry{UserID: c.UserID, Actor: c.Actor, Source: c.Source, Action: action, Target: target}
 	if len(summary) > 0 {
@@ -86,7 +87,7 @@ func (s *Server) userAudit(c *gin.Context, id uint, columns map[string]any) {
 	}
 	summary := reveal(columns, "username", "email", "blocked", "confirmed", "role_id")
 	summary["changed"] = changedKeys(columns)
-	s.audit(s.changeCtx(c, ""), action, "user:"+strconv.FormatUint(uint64(id), 10), summary)
+	s.Audit(s.changeCtx(c, ""), action, "user:"+strconv.FormatUint(uint64(id), 10), summary)
 }
 
 // getAudit is GET /api/users-permissions/audit: a page of the audit log,

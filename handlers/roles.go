@@ -210,7 +210,7 @@ func (s *Server) createRoleWithRules(ctx context.Context, role store.Role, rb ro
 		return role, taken
 	}
 	if err == nil {
-		s.audit(ctx, "role.create", "role:"+role.Type, map[string]any{"name": role.Name, "type": role.Type, "rulesAdded": len(add)})
+		s.Audit(ctx, "role.create", "role:"+role.Type, map[string]any{"name": role.Name, "type": role.Type, "rulesAdded": len(add)})
 	}
 	return role, err
 }
@@ -246,7 +246,7 @@ func (s *Server) updateRole(c *gin.Context) error {
 	}
 	summary := reveal(columns, "name", "description")
 	summary["changed"], summary["rulesAdded"], summary["rulesRemoved"] = changedKeys(columns), len(add), len(remove)
-	s.audit(changeCtx, "role.update", "role:"+role.Type, summary)
+	s.Audit(changeCtx, "role.update", "role:"+role.Type, summary)
 	return writeJSON(c, http.StatusOK, gin.H{"ok": true})
 }
 
@@ -292,7 +292,7 @@ func (s *Server) DeleteRole(ctx context.Context, role store.Role) error {
 	})
 	s.store.InvalidateCache()
 	if err == nil {
-		s.audit(ctx, "role.delete", "role:"+role.Type, map[string]any{"name": role.Name, "usersMovedTo": fallback.Type})
+		s.Audit(ctx, "role.delete", "role:"+role.Type, map[string]any{"name": role.Name, "usersMovedTo": fallback.Type})
 	}
 	return err
 }

@@ -242,7 +242,7 @@ func (s *Server) updateEmailTemplate(c *gin.Context) error {
 	if err := s.store.Settings().Put(ctx(c), store.KeyEmail, current); err != nil {
 		return err
 	}
-	s.audit(s.changeCtx(c, ""), "settings.email-templates", "settings:email-templates", map[string]any{"templates": sortedKeys(given)})
+	s.Audit(s.changeCtx(c, ""), "settings.email-templates", "settings:email-templates", map[string]any{"templates": sortedKeys(given)})
 	return writeJSON(c, http.StatusOK, gin.H{"ok": true})
 }
 
@@ -418,6 +418,6 @@ func (s *Server) updateAdvancedSettings(c *gin.Context) error {
 	if err := s.store.Settings().Put(ctx(c), store.KeyAdvanced, adv); err != nil {
 		return err
 	}
-	s.audit(s.changeCtx(c, ""), "settings.advanced", "settings:advanced", map[string]any{"changed": sortedKeys(b), "after": adv})
+	s.Audit(s.changeCtx(c, ""), "settings.advanced", "settings:advanced", map[string]any{"changed": sortedKeys(b), "after": adv})
 	return writeJSON(c, http.StatusOK, gin.H{"ok": true})
 }

@@ -197,7 +197,7 @@ func (s *Server) updateProviders(c *gin.Context) error {
 		return err
 	}
 	s.log.InfoContext(ctx(c), "provider settings updated", "providers", names)
-	s.audit(s.changeCtx(c, ""), "settings.providers", "settings:providers", providersSummary(entries, updated, removed))
+	s.Audit(s.changeCtx(c, ""), "settings.providers", "settings:providers", providersSummary(entries, updated, removed))
 	if len(newlyEnabled) > 0 {
 		s.warnGuessedPublicURL(ctx(c), newlyEnabled)
 	}

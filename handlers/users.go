@@ -126,7 +126,7 @@ func (s *Server) createUser(c *gin.Context) error {
 	if err := s.store.Users().Create(ctx(c), &user); err != nil {
 		return err
 	}
-	s.audit(s.changeCtx(c, ""), "user.create", "user:"+strconv.FormatUint(uint64(user.ID), 10),
+	s.Audit(s.changeCtx(c, ""), "user.create", "user:"+strconv.FormatUint(uint64(user.ID), 10),
 		map[string]any{"username": username, "email": email, "role": role.Type, "blocked": blocked, "confirmed": confirmed})
 	user.Role = &role
 	return writeJSON(c, http.StatusCreated, userJSON(user, true))
@@ -269,7 +269,7 @@ func (s *Server) deleteUser(c *gin.Context) error {
 	if err := s.store.Users().Delete(ctx(c), user.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	s.audit(s.changeCtx(c, ""), "user.delete", "user:"+strconv.FormatUint(uint64(user.ID), 10), map[string]any{"username": user.Username, "email": user.Email})
+	s.Audit(s.changeCtx(c, ""), "user.delete", "user:"+strconv.FormatUint(uint64(user.ID), 10), map[string]any{"username": user.Username, "email": user.Email})
 	return writeJSON(c, http.StatusOK, userJSON(user, false))
 }
 
