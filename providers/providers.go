@@ -179,7 +179,8 @@ func WithHTTPClient(ctx context.Context, c *http.Client) context.Context {
 }
 
 // withClient makes sure the requests made under ctx use a client with a
-// timeout and that ctx itself has a deadline.
+// timeout and bounded answers (limitedTransport), and that ctx itself has a
+// deadline.
 func withClient(ctx context.Context) (context.Context, *http.Client, context.CancelFunc) {
 	c, _ := ctx.Value(oauth2.HTTPClient).(*http.Client)
 	switch {
@@ -190,6 +191,7 @@ func withClient(ctx context.Context) (context.Context, *http.Client, context.Can
 		cp.Timeout = DefaultTimeout
 		c = &cp
 	}
+	c = limitBodies(c)
 	ctx = WithHTTPClient(ctx, c)
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, c, func() {}
