@@ -45,6 +45,12 @@ type Function struct {
 	// Public opts the function out of authentication and authorization:
 	// anyone may call it, no token is read.
 	Public bool
+	// PassAuthorization passes the client's Authorization header on to the
+	// upstream, for an app that verifies Gatehouse's token itself. Off by
+	// default: a Gatehouse token is stripped, so that the app cannot replay
+	// it against Gatehouse; X-Gatehouse-Token (GATEWAY_TOKEN_SECRET) is the
+	// supported way to hand the app a verifiable identity.
+	PassAuthorization bool
 	// Line is where the function starts in its file.
 	Line int
 
@@ -59,6 +65,8 @@ type fileFunction struct {
 	Upstream string `yaml:"upstream"`
 	Rewrite  string `yaml:"rewrite"`
 	Public   bool   `yaml:"public"`
+	// PassAuthorization: see Function.PassAuthorization.
+	PassAuthorization bool `yaml:"passAuthorization"`
 }
 
 // fileFormat is the functions file: a default upstream and the functions.
@@ -140,6 +148,10 @@ func Load(path string) (*Table, error) {
 //	    method: GET
 //	    path: /api/healthz
 //	    public: true                        # no token, no decision
+//	  - name: api::post.post.update
+//	    method: PUT
+//	    path: /api/posts/:id
+//	    passAuthorization: true             # the app verifies the token itself
 func Parse(data []byte, source string) (*Table, error) {
 	var ff fileFormat
 	if len(bytes.TrimSpace(data)) == 0 {
@@ -196,7 +208,7 @@ func functionLines(data []byte, n int) []int {
 // newFunction checks one function as written.
 func newFunction(raw fileFunction, defaultUpstream string) (Function, []error) {
 	var errs []error
-	fn := Function{Rewrite: raw.Rewrite, Public: raw.Public}
+	fn := Function{Rewrite: raw.Rewrite, Public: raw.Public, PassAuthorization: raw.PassAuthorization}
 	fn.Name = raw.Name
 	switch {
 	case raw.Name == "":

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -84,14 +85,25 @@ type Proxy struct {
 	rp *httputil.ReverseProxy
 }
 
-// target is what Rewrite needs of one request.
-type target struct {
-	fn        *Function
-	canonical string
-	identity  Identity
-	// keepForwardedFor: the peer is a trusted proxy, whose
+// Forward is one decided request as Serve passes it on.
+type Forward struct {
+	// Function is the function the request calls.
+	Function *Function
+	// Canonical is the request's canonical escaped path (Canonical).
+	Canonical string
+	// Identity is who it was decided for.
+	Identity Identity
+	// TrustedPeer says the request comes from a trusted proxy, whose
 	// X-Forwarded-For chain is kept (and appended to).
-	keepForwardedFor bool
+	TrustedPeer bool
+	// DropAuthorization removes the Authorization header: it carried a
+	// Gatehouse token, which the upstream could otherwise replay against
+	// Gatehouse (Function.PassAuthorization opts out).
+	DropAuthorization bool
+	// DropCookies names the cookies removed from the request: Gatehouse's
+	// own (the refresh cookie, the OAuth cookies), which are no business of
+	// the upstream's.
+	DropCookies []string
 }
 
 type targetKey struct{}
@@ -151,36 +163,66 @@ func UpstreamStatus(err error) int {
 	return http.StatusBadGateway
 }
 
-// Serve passes r to fn's upstream. canonical is r's canonical escaped path
-// (Canonical); trustedPeer says r comes from a trusted proxy, whose
-// X-Forwarded-For is kept. The connection's read and write deadlines are
+// Serve passes r to its function's upstream (f says how). The connection's read and write deadlines are
 // lifted, so long downloads, uploads and WebSockets are not cut by the
 // server's timeouts; ProxyConfig.ResponseTimeout still bounds the wait for
 // the upstream's answer.
-func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, fn *Function, canonical string, id Identity, trustedPeer bool) {
+func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, f *Forward) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	t := &target{fn: fn, canonical: canonical, identity: id, keepForwardedFor: trustedPeer}
-	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
+	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, f)))
 }
 
 // rewrite builds the upstream request.
 func rewrite(pr *httputil.ProxyRequest) {
-	t := pr.In.Context().Value(targetKey{}).(*target)
-	escaped := t.fn.UpstreamPath(t.canonical)
+	t := pr.In.Context().Value(targetKey{}).(*Forward)
+	escaped := t.Function.UpstreamPath(t.Canonical)
 	out := pr.Out.URL
-	out.Scheme, out.Host = t.fn.Upstream.Scheme, t.fn.Upstream.Host
+	out.Scheme, out.Host = t.Function.Upstream.Scheme, t.Function.Upstream.Host
 	out.Path, _ = url.PathUnescape(escaped)
 	out.RawPath = escaped
 	out.RawQuery = pr.In.URL.RawQuery
 	pr.Out.Host = ""
 	StripIdentity(pr.Out.Header)
-	if t.keepForwardedFor {
+	if t.DropAuthorization {
+		pr.Out.Header.Del("Authorization")
+	}
+	StripCookies(pr.Out.Header, t.DropCookies...)
+	if t.TrustedPeer {
 		if prior := pr.In.Header.Values("X-Forwarded-For"); len(prior) > 0 {
 			pr.Out.Header["X-Forwarded-For"] = append([]string(nil), prior...)
 		}
 	}
 	pr.SetXForwarded()
-	t.identity.Set(pr.Out.Header, t.fn)
+	t.Identity.Set(pr.Out.Header, t.Function)
+}
+
+// StripCookies removes the named cookies from h's Cookie headers, keeping
+// the others; a Cookie header left empty is removed.
+func StripCookies(h http.Header, names ...string) {
+	lines := h.Values("Cookie")
+	if len(lines) == 0 || len(names) == 0 {
+		return
+	}
+	var kept []string
+	for _, line := range lines {
+		var parts []string
+		for part := range strings.SplitSeq(line, ";") {
+			part = strings.TrimSpace(part)
+			name, _, _ := strings.Cut(part, "=")
+			if part == "" || slices.Contains(names, strings.TrimSpace(name)) {
+				continue
+			}
+			parts = append(parts, part)
+		}
+		if len(parts) > 0 {
+			kept = append(kept, strings.Join(parts, "; "))
+		}
+	}
+	if len(kept) == 0 {
+		h.Del("Cookie")
+		return
+	}
+	h["Cookie"] = kept
 }

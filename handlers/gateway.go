@@ -119,7 +119,27 @@ func (s *Server) proxyFunction(c *gin.Context) {
 		return
 	}
 	r := c.Request.WithContext(context.WithValue(c.Request.Context(), ginContextKey{}, c))
-	s.proxy.Serve(c.Writer, r, fn, canonical, id, s.fromTrustedProxy(c))
+	s.proxy.Serve(c.Writer, r, &gateway.Forward{
+		Function: fn, Canonical: canonical, Identity: id, TrustedPeer: s.fromTrustedProxy(c),
+		DropAuthorization: !fn.PassAuthorization && carriesBearer(c.Request.Header),
+		DropCookies:       s.ownCookies(),
+	})
+}
+
+// carriesBearer reports whether a request's Authorization is a bearer
+// token: Gatehouse's tokens are, and even for a public function (whose
+// token is not read) it may be one, so it is not passed on unless the
+// function says so. Other schemes (Basic) are the app's own.
+func carriesBearer(h http.Header) bool {
+	_, bearer := guard.BearerToken(h.Get("Authorization"))
+	return bearer
+}
+
+// ownCookies are the names of Gatehouse's own cookies: the refresh cookie
+// (as the session settings name it now) and the OAuth sign-in cookies.
+// None is passed on to an upstream.
+func (s *Server) ownCookies() []string {
+	return []string{s.sessionSettings().Cookie.Name, stateCookie, sessionCookie}
 }
 
 // proxyError answers a request its upstream failed: 502 or 504.

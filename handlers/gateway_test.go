@@ -144,6 +144,10 @@ functions:
     method: GET
     path: /api/healthz
     public: true
+  - name: api::post.post.update
+    method: PUT
+    path: /api/posts/:id
+    passAuthorization: true
   - name: api::down.down.find
     method: GET
     path: /api/down
@@ -161,6 +165,7 @@ var gatewayGrants = []policy.Rule{
 	{Type: "p", Values: []string{"public", "/api/posts", "GET"}},
 	{Type: "p", Values: []string{"authenticated", "/api/posts/:id", "GET"}},
 	{Type: "p", Values: []string{"authenticated", "/api/posts", "POST"}},
+	{Type: "p", Values: []string{"authenticated", "/api/posts/:id", "PUT"}},
 	{Type: "p", Values: []string{"authenticated", "/api/stream", "GET"}},
 	{Type: "p", Values: []string{"authenticated", "/api/upload", "POST"}},
 	{Type: "p", Values: []string{"authenticated", "/api/ws", "GET"}},
@@ -485,6 +490,52 @@ func TestGatewayProxies(t *testing.T) {
 		if strings.Contains(strings.ToLower(p), "admin") && !strings.HasPrefix(p, "/api/posts/admin/stats") {
 			t.Errorf("the upstream was asked for %q", p)
 		}
+	}
+}
+
+// TestGatewayStripsCredentials: the upstream never receives what would let
+// it act as the user against Gatehouse — the bearer token (unless the
+// function opts in with passAuthorization) and Gatehouse's own cookies —
+// while the app's own cookies and other Authorization schemes pass.
+func TestGatewayStripsCredentials(t *testing.T) {
+	up := newTestUpstream(t)
+	e := newGatewayEnv(t, up.URL, true)
+	srv := gatewayServer(t, e)
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	token := "Bearer " + e.token(e.users["authenticated"].ID)
+	cookies := "strapi_up_refresh=secret-refresh; theme=dark; gatehouse_oauth_state=s1; gatehouse_oauth_session=s2"
+	cases := []struct {
+		name, method, target, authorization, cookie string
+		wantAuthorization, wantCookie               string
+	}{
+		{"decided function", "GET", "/api/posts/7", token, cookies, "", "theme=dark"},
+		{"lower-case scheme", "GET", "/api/posts/7", "bearer " + e.token(e.users["authenticated"].ID), "", "", ""},
+		{"public function with a token", "GET", "/api/healthz", token, "strapi_up_refresh=secret-refresh", "", ""},
+		{"anonymous, cookies only", "GET", "/api/posts", "", "a=1;strapi_up_refresh=x;b=2", "", "a=1; b=2"},
+		{"another scheme is the app's", "GET", "/api/healthz", "Basic dXNlcjpwdw==", "", "Basic dXNlcjpwdw==", ""},
+		{"passAuthorization", "PUT", "/api/posts/7", token, cookies, token, "theme=dark"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := http.Header{"Authorization": {c.authorization}}
+			if c.cookie != "" {
+				h.Set("Cookie", c.cookie)
+			}
+			before := len(up.paths())
+			res, body := rawRequest(t, addr, c.method, c.target, h)
+			if res.StatusCode != http.StatusOK || len(up.paths()) != before+1 {
+				t.Fatalf("%s %s: status = %d, want 200 from the upstream\n%s", c.method, c.target, res.StatusCode, body)
+			}
+			up.mu.Lock()
+			seen := up.seen[len(up.seen)-1]
+			up.mu.Unlock()
+			if got := seen.Header.Get("Authorization"); got != c.wantAuthorization {
+				t.Errorf("upstream saw Authorization %q, want %q", got, c.wantAuthorization)
+			}
+			if got := strings.Join(seen.Header.Values("Cookie"), " | "); got != c.wantCookie {
+				t.Errorf("upstream saw Cookie %q, want %q", got, c.wantCookie)
+			}
+		})
 	}
 }
 
