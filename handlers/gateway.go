@@ -178,7 +178,7 @@ func (s *Server) decideFunction(c *gin.Context, method, escapedPath string) (*ga
 	if fn.Public {
 		return fn, canonical, none, nil
 	}
-	caller, err := s.caller(c)
+	caller, err := s.caller(c, method)
 	if err != nil {
 		return nil, "", none, err
 	}
@@ -220,10 +220,12 @@ func (s *Server) upstreamToken(id gateway.Identity, fn *gateway.Function) (strin
 	return token, nil
 }
 
-// caller authenticates a request for a function: its bearer token; without
-// one, in refresh mode, its refresh cookie (a browser session: the cookie
-// is read, never rotated); else the public role.
-func (s *Server) caller(c *gin.Context) (*guard.Caller, error) {
+// caller authenticates a request (method: the original request's) for a
+// function: its bearer token; without one, in refresh mode, its refresh
+// cookie (a browser session: the cookie is read, never rotated; an unsafe
+// method must come from an allowed origin, checkOrigin strict, whatever the
+// cookie's SameSite); else the public role.
+func (s *Server) caller(c *gin.Context, method string) (*guard.Caller, error) {
 	authorization := c.GetHeader("Authorization")
 	if _, bearer := guard.BearerToken(authorization); bearer || !s.refreshMode() {
 		return s.guard.Authenticate(ctx(c), authorization)
@@ -239,7 +241,22 @@ func (s *Server) caller(c *gin.Context) (*guard.Caller, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !safeMethod(method) {
+		if err := s.checkOrigin(c, true); err != nil {
+			return nil, err
+		}
+	}
 	return s.guard.AuthenticateUser(ctx(c), sess.UserID, sess.IssuedAt)
+}
+
+// safeMethod reports whether a method only reads (RFC 9110 §9.2.1), which
+// a cross-site request may make.
+func safeMethod(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
 }
 
 // parseForwardAuthProxies reads Config.ForwardAuthProxies (nil: loopback).

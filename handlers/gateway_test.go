@@ -328,6 +328,74 @@ func TestForwardAuthRefreshCookie(t *testing.T) {
 	}
 }
 
+// TestFunctionCookieCSRF: a request to the app authenticated by the refresh
+// cookie alone (gateway mode and forward-auth) with an unsafe method must
+// come from PUBLIC_URL or a CORS origin, by Origin or else Referer, whatever
+// the cookie's SameSite; safe methods and bearer tokens are not checked.
+func TestFunctionCookieCSRF(t *testing.T) {
+	up := newTestUpstream(t)
+	e := newGatewayEnv(t, up.URL, true, func(c *Config) {
+		c.JWTManagement, c.PublicURL = jwtRefresh, "https://app.example.com"
+	})
+	srv := gatewayServer(t, e)
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	login := e.request(http.MethodPost, "/api/auth/local", `{"identifier":"alice@example.com","password":"`+testPassword+`"}`,
+		http.Header{"X-Strapi-Refresh-Cookie": {"httpOnly"}, "Origin": {"https://app.example.com"}})
+	var cookie string
+	for _, c := range login.Result().Cookies() {
+		if c.Name == "strapi_up_refresh" {
+			cookie = c.Name + "=" + c.Value
+		}
+	}
+	if cookie == "" {
+		t.Fatalf("login set no refresh cookie: %d %s", login.Code, login.Body)
+	}
+	bearer := "Bearer " + e.token(e.users["authenticated"].ID)
+	cases := []struct {
+		name, method, target string
+		header               map[string]string
+		wantStatus           int
+	}{
+		{"POST, own origin", "POST", "/api/posts", map[string]string{"Origin": "https://app.example.com"}, 200},
+		{"POST, foreign origin", "POST", "/api/posts", map[string]string{"Origin": "https://evil.example"}, 403},
+		{"POST, opaque origin", "POST", "/api/posts", map[string]string{"Origin": "null"}, 403},
+		{"POST, no origin, own referer", "POST", "/api/posts", map[string]string{"Referer": "https://app.example.com/editor?x=1"}, 200},
+		{"POST, no origin, foreign referer", "POST", "/api/posts", map[string]string{"Referer": "https://evil.example/"}, 403},
+		{"POST, neither", "POST", "/api/posts", map[string]string{}, 403},
+		{"PUT, foreign origin", "PUT", "/api/posts/3", map[string]string{"Origin": "https://evil.example"}, 403},
+		{"GET, foreign origin", "GET", "/api/posts/3", map[string]string{"Origin": "https://evil.example"}, 200},
+		{"GET, neither", "GET", "/api/posts/3", map[string]string{}, 200},
+		{"POST by bearer token, foreign origin", "POST", "/api/posts", map[string]string{"Authorization": bearer, "Origin": "https://evil.example"}, 200},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := http.Header{}
+			for k, v := range c.header {
+				h.Set(k, v)
+			}
+			if h.Get("Authorization") == "" {
+				h.Set("Cookie", cookie)
+			}
+			before := len(up.paths())
+			res, body := rawRequest(t, addr, c.method, c.target, h)
+			if res.StatusCode != c.wantStatus {
+				t.Fatalf("gateway %s %s %v: status = %d, want %d\n%s", c.method, c.target, c.header, res.StatusCode, c.wantStatus, body)
+			}
+			if reached := len(up.paths()) > before; reached != (c.wantStatus == 200) {
+				t.Errorf("gateway: the upstream was reached: %v", reached)
+			}
+			if c.wantStatus == 403 && !strings.Contains(body, `"name":"ForbiddenError"`) {
+				t.Errorf("gateway: not the error format: %s", body)
+			}
+			h.Set("X-Forwarded-Method", c.method)
+			h.Set("X-Forwarded-Uri", c.target)
+			if rec := e.verifyRequest("127.0.0.1:1", h); rec.Code != c.wantStatus {
+				t.Errorf("verify %s %s %v: status = %d, want %d\n%s", c.method, c.target, c.header, rec.Code, c.wantStatus, rec.Body)
+			}
+		})
+	}
+}
+
 // TestFunctionsJoinTheCatalogue: the roles API lists the app's functions
 // like Gatehouse's own, with the policy's decisions.
 func TestFunctionsJoinTheCatalogue(t *testing.T) {
