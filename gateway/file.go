@@ -51,6 +51,8 @@ type Function struct {
 	// it against Gatehouse; X-Gatehouse-Token (GATEWAY_TOKEN_SECRET) is the
 	// supported way to hand the app a verifiable identity.
 	PassAuthorization bool
+	// MaxBody caps the request body in bytes (0: GATEWAY_MAX_BODY).
+	MaxBody int64
 	// Line is where the function starts in its file.
 	Line int
 
@@ -67,6 +69,8 @@ type fileFunction struct {
 	Public   bool   `yaml:"public"`
 	// PassAuthorization: see Function.PassAuthorization.
 	PassAuthorization bool `yaml:"passAuthorization"`
+	// MaxBody: see Function.MaxBody.
+	MaxBody int64 `yaml:"maxBody"`
 }
 
 // fileFormat is the functions file: a default upstream and the functions.
@@ -152,6 +156,7 @@ func Load(path string) (*Table, error) {
 //	    method: PUT
 //	    path: /api/posts/:id
 //	    passAuthorization: true             # the app verifies the token itself
+//	    maxBody: 65536                      # bytes (default GATEWAY_MAX_BODY)
 func Parse(data []byte, source string) (*Table, error) {
 	var ff fileFormat
 	if len(bytes.TrimSpace(data)) == 0 {
@@ -208,7 +213,10 @@ func functionLines(data []byte, n int) []int {
 // newFunction checks one function as written.
 func newFunction(raw fileFunction, defaultUpstream string) (Function, []error) {
 	var errs []error
-	fn := Function{Rewrite: raw.Rewrite, Public: raw.Public, PassAuthorization: raw.PassAuthorization}
+	fn := Function{Rewrite: raw.Rewrite, Public: raw.Public, PassAuthorization: raw.PassAuthorization, MaxBody: raw.MaxBody}
+	if raw.MaxBody < 0 {
+		errs = append(errs, errors.New("maxBody: want a number of bytes (0 or absent: GATEWAY_MAX_BODY)"))
+	}
 	fn.Name = raw.Name
 	switch {
 	case raw.Name == "":

@@ -58,6 +58,7 @@ func TestParseRefuses(t *testing.T) {
 		{"upstream no host", "functions:\n  - name: api::a.a.a\n    method: GET\n    path: /a\n    upstream: http:///x\n", []string{"no host"}},
 		{"upstream bad port", "functions:\n  - name: api::a.a.a\n    method: GET\n    path: /a\n    upstream: http://x:99999\n", []string{"port"}},
 		{"rewrite unknown param", "upstream: http://x\nfunctions:\n  - name: api::a.a.a\n    method: GET\n    path: /a/:id\n    rewrite: /b/:slug\n", []string{"rewrite: \"slug\""}},
+		{"negative maxBody", "upstream: http://x\nfunctions:\n  - name: api::a.a.a\n    method: POST\n    path: /a\n    maxBody: -1\n", []string{"maxBody"}},
 		{"wrong type", "upstream: http://x\nfunctions:\n  - name: api::a.a.a\n    method: GET\n    path: /a\n    public: maybe\n", []string{":6:"}},
 		{"two problems", "upstream: http://x\nfunctions:\n  - name: x\n    method: GET\n    path: /a\n  - name: api::b.b.b\n    method: NOPE\n    path: /b\n", []string{":3:", ":6:"}},
 	}

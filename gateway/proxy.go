@@ -153,10 +153,15 @@ func NewProxy(cfg ProxyConfig) *Proxy {
 	return &Proxy{rp: rp}
 }
 
-// UpstreamStatus is the status of a failed upstream call: 504 when it
-// timed out, 502 otherwise.
+// UpstreamStatus is the status of a failed upstream call: 413 when the
+// client's body passed its limit (http.MaxBytesReader), 504 when it timed
+// out, 502 otherwise.
 func UpstreamStatus(err error) int {
 	var ne net.Error
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return http.StatusRequestEntityTooLarge
+	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 		return http.StatusGatewayTimeout
 	}

@@ -118,6 +118,17 @@ func (s *Server) proxyFunction(c *gin.Context) {
 		s.refuse(c, err)
 		return
 	}
+	limit := fn.MaxBody
+	if limit == 0 {
+		limit = s.cfg.GatewayMaxBody
+	}
+	if c.Request.ContentLength > limit {
+		s.refuse(c, errPayloadTooLarge)
+		return
+	}
+	if c.Request.Body != nil && c.Request.Body != http.NoBody {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	}
 	r := c.Request.WithContext(context.WithValue(c.Request.Context(), ginContextKey{}, c))
 	s.proxy.Serve(c.Writer, r, &gateway.Forward{
 		Function: fn, Canonical: canonical, Identity: id, TrustedPeer: s.fromTrustedProxy(c),
@@ -142,7 +153,8 @@ func (s *Server) ownCookies() []string {
 	return []string{s.sessionSettings().Cookie.Name, stateCookie, sessionCookie}
 }
 
-// proxyError answers a request its upstream failed: 502 or 504.
+// proxyError answers a request its upstream failed: 502 or 504, or 413
+// when the client's streamed body passed the function's limit.
 func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, status int, err error) {
 	c, ok := r.Context().Value(ginContextKey{}).(*gin.Context)
 	if !ok {
@@ -150,8 +162,11 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, status int, 
 		return
 	}
 	e := &Error{Status: status, Name: "BadGatewayError", Message: "Bad Gateway", Err: err}
-	if status == http.StatusGatewayTimeout {
+	switch status {
+	case http.StatusGatewayTimeout:
 		e.Name, e.Message = "GatewayTimeoutError", "Gateway Timeout"
+	case http.StatusRequestEntityTooLarge:
+		e = errPayloadTooLarge
 	}
 	s.writeError(c, e)
 }

@@ -81,6 +81,13 @@ func newTestUpstream(t *testing.T) *testUpstream {
 			rw.Flush()
 			io.Copy(conn, rw) // echo
 			return
+		case "/api/echo-body":
+			b, err := io.ReadAll(r.Body)
+			if err != nil {
+				return // the proxy cut the body: no answer
+			}
+			w.Write(b)
+			return
 		case "/api/slow":
 			select {
 			case <-r.Context().Done():
@@ -148,6 +155,14 @@ functions:
     method: PUT
     path: /api/posts/:id
     passAuthorization: true
+  - name: api::post.post.import
+    method: POST
+    path: /api/import
+    rewrite: /api/echo-body
+    maxBody: 64
+  - name: api::post.post.echo
+    method: POST
+    path: /api/echo-body
   - name: api::down.down.find
     method: GET
     path: /api/down
@@ -166,6 +181,8 @@ var gatewayGrants = []policy.Rule{
 	{Type: "p", Values: []string{"authenticated", "/api/posts/:id", "GET"}},
 	{Type: "p", Values: []string{"authenticated", "/api/posts", "POST"}},
 	{Type: "p", Values: []string{"authenticated", "/api/posts/:id", "PUT"}},
+	{Type: "p", Values: []string{"public", "/api/import", "POST"}},
+	{Type: "p", Values: []string{"public", "/api/echo-body", "POST"}},
 	{Type: "p", Values: []string{"authenticated", "/api/stream", "GET"}},
 	{Type: "p", Values: []string{"authenticated", "/api/upload", "POST"}},
 	{Type: "p", Values: []string{"authenticated", "/api/ws", "GET"}},
@@ -662,6 +679,60 @@ func TestGatewayStreamsRequestBodies(t *testing.T) {
 	}
 	if res.StatusCode != 200 || string(body) != "part1"+strings.Repeat("x", 4096) {
 		t.Fatalf("upload: %d %q", res.StatusCode, body)
+	}
+}
+
+// TestGatewayBodyLimits: a proxied body over the function's maxBody (else
+// GATEWAY_MAX_BODY) is 413 in the error format — up front when its
+// Content-Length says so (the upstream is never asked), as it streams past
+// the limit otherwise; bodies within it pass whole.
+func TestGatewayBodyLimits(t *testing.T) {
+	up := newTestUpstream(t)
+	e := newGatewayEnv(t, up.URL, true, func(c *Config) { c.GatewayMaxBody = 2048 })
+	srv := gatewayServer(t, e)
+	cases := []struct {
+		name, path string
+		size       int
+		chunked    bool
+		wantStatus int
+		wantAsked  bool
+	}{
+		{"within maxBody", "/api/import", 64, false, 200, true},
+		{"within maxBody, streamed", "/api/import", 64, true, 200, true},
+		{"over maxBody, declared", "/api/import", 65, false, 413, false},
+		{"over maxBody, streamed", "/api/import", 4096, true, 413, true},
+		{"within GATEWAY_MAX_BODY", "/api/echo-body", 2048, false, 200, true},
+		{"over GATEWAY_MAX_BODY, declared", "/api/echo-body", 2049, false, 413, false},
+		{"over GATEWAY_MAX_BODY, streamed", "/api/echo-body", 100 << 10, true, 413, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			payload := strings.Repeat("x", c.size)
+			var body io.Reader = strings.NewReader(payload)
+			if c.chunked {
+				body = io.MultiReader(body) // no length: sent chunked
+			}
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+c.path, body)
+			before := len(up.paths())
+			res, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != c.wantStatus {
+				t.Fatalf("POST %s (%d bytes): status = %d, want %d\n%.200s", c.path, c.size, res.StatusCode, c.wantStatus, got)
+			}
+			if c.wantStatus == 200 && string(got) != payload {
+				t.Errorf("the upstream got %d bytes, want %d", len(got), c.size)
+			}
+			if c.wantStatus == 413 && !strings.Contains(string(got), `"name":"PayloadTooLargeError"`) {
+				t.Errorf("413 not in the error format: %s", got)
+			}
+			if asked := len(up.paths()) > before; asked != c.wantAsked {
+				t.Errorf("upstream asked: %v, want %v", asked, c.wantAsked)
+			}
+		})
 	}
 }
 

@@ -147,6 +147,9 @@ type Config struct {
 	// GatewayTimeout bounds the wait for an upstream's response headers
 	// (504 past it; 30s when zero).
 	GatewayTimeout time.Duration
+	// GatewayMaxBody caps proxied request bodies in bytes unless a
+	// function sets its own (GATEWAY_MAX_BODY; 10 MiB when zero).
+	GatewayMaxBody int64
 	// UpstreamTokenSecret, when set, signs (HS256) the short-lived JWT of
 	// each decision about a function, sent as X-Gatehouse-Token
 	// (GATEWAY_TOKEN_SECRET). It must not be Secret: an upstream holding it
@@ -229,6 +232,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = 10
+	}
+	if cfg.GatewayMaxBody <= 0 {
+		cfg.GatewayMaxBody = 10 << 20
 	}
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 1 << 20
