@@ -695,15 +695,17 @@ func TestGatewayBodyLimits(t *testing.T) {
 		size       int
 		chunked    bool
 		wantStatus int
-		wantAsked  bool
+		// wantAsked: whether the upstream sees the request; a body cut
+		// while streaming may be cut before or after it does ("either").
+		wantAsked string
 	}{
-		{"within maxBody", "/api/import", 64, false, 200, true},
-		{"within maxBody, streamed", "/api/import", 64, true, 200, true},
-		{"over maxBody, declared", "/api/import", 65, false, 413, false},
-		{"over maxBody, streamed", "/api/import", 4096, true, 413, true},
-		{"within GATEWAY_MAX_BODY", "/api/echo-body", 2048, false, 200, true},
-		{"over GATEWAY_MAX_BODY, declared", "/api/echo-body", 2049, false, 413, false},
-		{"over GATEWAY_MAX_BODY, streamed", "/api/echo-body", 100 << 10, true, 413, true},
+		{"within maxBody", "/api/import", 64, false, 200, "yes"},
+		{"within maxBody, streamed", "/api/import", 64, true, 200, "yes"},
+		{"over maxBody, declared", "/api/import", 65, false, 413, "no"},
+		{"over maxBody, streamed", "/api/import", 4096, true, 413, "either"},
+		{"within GATEWAY_MAX_BODY", "/api/echo-body", 2048, false, 200, "yes"},
+		{"over GATEWAY_MAX_BODY, declared", "/api/echo-body", 2049, false, 413, "no"},
+		{"over GATEWAY_MAX_BODY, streamed", "/api/echo-body", 100 << 10, true, 413, "either"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -729,7 +731,7 @@ func TestGatewayBodyLimits(t *testing.T) {
 			if c.wantStatus == 413 && !strings.Contains(string(got), `"name":"PayloadTooLargeError"`) {
 				t.Errorf("413 not in the error format: %s", got)
 			}
-			if asked := len(up.paths()) > before; asked != c.wantAsked {
+			if asked := len(up.paths()) > before; c.wantAsked != "either" && asked != (c.wantAsked == "yes") {
 				t.Errorf("upstream asked: %v, want %v", asked, c.wantAsked)
 			}
 		})
