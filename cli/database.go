@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/history"
 	"github.com/gatehouse/gatehouse/mail"
 	"github.com/gatehouse/gatehouse/policy"
+	"github.com/gatehouse/gatehouse/setup"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/spf13/cobra"
 )
@@ -27,54 +28,23 @@ import (
 // builds the enforcer over it, then runs then (optional: what else must
 // happen once, such as creating the admin or the development JWT secret):
 // what `gatehouse serve` and the commands that write do. All of it runs
-// under the database's start-up lock (store.WithStartupLock), so instances
-// started at once come up one after the other instead of racing.
+// under the database's start-up lock (setup.Open), so instances started at
+// once come up one after the other instead of racing.
 func Open(ctx context.Context, databaseURL string, opts store.Options, model string, log *slog.Logger, then func(ctx context.Context, st *store.Store) error) (*store.Store, *policy.Enforcer, error) {
-	st, err := store.OpenWith(databaseURL, opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	var enforcer *policy.Enforcer
-	err = st.WithStartupLock(ctx, func(ctx context.Context) error {
-		if err := st.Migrate(); err != nil {
-			return err
-		}
-		if enforcer, err = policy.New(st.DB, model); err != nil {
-			return err
-		}
-		if err := bootstrap(ctx, st, enforcer, log); err != nil {
-			return err
-		}
-		if then != nil {
-			return then(ctx, st)
-		}
-		return nil
+	return setup.Open(ctx, databaseURL, setup.Options{
+		Store: opts,
+		Model: model,
+		Log:   log,
+		Then: func(ctx context.Context, st *store.Store, _ *policy.Enforcer) error {
+			if err := st.Settings().PutIfAbsent(ctx, store.KeyEmail, mail.DefaultTemplates()); err != nil {
+				return fmt.Errorf("bootstrap: email templates: %w", err)
+			}
+			if then != nil {
+				return then(ctx, st)
+			}
+			return nil
+		},
 	})
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	return st, enforcer, nil
-}
-
-// bootstrap fills an empty database: the default roles and, with them, the
-// default policy; Strapi's default settings.
-func bootstrap(ctx context.Context, st *store.Store, enforcer *policy.Enforcer, log *slog.Logger) error {
-	if err := st.Settings().PutIfAbsent(ctx, store.KeyEmail, mail.DefaultTemplates()); err != nil {
-		return fmt.Errorf("bootstrap: email templates: %w", err)
-	}
-	created, err := st.Bootstrap(ctx)
-	if err != nil || !created {
-		return err
-	}
-	seeded, err := enforcer.SeedIfEmpty(policy.Default())
-	if err != nil {
-		return fmt.Errorf("bootstrap: policy: %w", err)
-	}
-	if seeded {
-		log.Info("bootstrap: created the public, authenticated and admin roles and the default policy")
-	}
-	return nil
 }
 
 // openExisting opens a database that Gatehouse has set up already, changing

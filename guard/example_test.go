@@ -13,14 +13,21 @@ import (
 	"github.com/gatehouse/gatehouse/follow"
 	"github.com/gatehouse/gatehouse/guard"
 	"github.com/gatehouse/gatehouse/policy"
-	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/setup"
 )
 
 // newGuard opens Gatehouse's database (shared with a Gatehouse server that
 // signs users in) and returns a guard over its users and policy, which
 // follows the policy changes made there until ctx is done.
 func newGuard(ctx context.Context, databaseURL string, secret []byte) (_ *guard.Guard, err error) {
-	st, err := store.Open(databaseURL)
+	// A new database starts with Gatehouse's default policy and the app's rows;
+	// migrations and that bootstrap run under the start-up lock that Gatehouse
+	// servers starting at the same moment also take.
+	rules, err := policy.ParseCSV(policy.DefaultCSV + "p, public, /api/notes, GET\np, authenticated, /api/notes/:id, GET\n")
+	if err != nil {
+		return nil, err
+	}
+	st, enforcer, err := setup.Open(ctx, databaseURL, setup.Options{Policy: rules})
 	if err != nil {
 		return nil, err
 	}
@@ -29,24 +36,6 @@ func newGuard(ctx context.Context, databaseURL string, secret []byte) (_ *guard.
 			st.Close()
 		}
 	}()
-	if err := st.Migrate(); err != nil {
-		return nil, err
-	}
-	enforcer, err := policy.New(st.DB, policy.Model)
-	if err != nil {
-		return nil, err
-	}
-	if created, err := st.Bootstrap(ctx); err != nil {
-		return nil, err
-	} else if created {
-		rules, err := policy.ParseCSV(policy.DefaultCSV + "p, public, /api/notes, GET\np, authenticated, /api/notes/:id, GET\n")
-		if err != nil {
-			return nil, err
-		}
-		if _, err := enforcer.SeedIfEmpty(rules); err != nil {
-			return nil, err
-		}
-	}
 	g, err := guard.New(guard.Config{Store: st, Enforcer: enforcer, Secret: secret})
 	if err != nil {
 		return nil, err

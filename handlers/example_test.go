@@ -14,14 +14,20 @@ import (
 	"github.com/gatehouse/gatehouse/follow"
 	"github.com/gatehouse/gatehouse/handlers"
 	"github.com/gatehouse/gatehouse/policy"
-	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/setup"
 	"github.com/gin-gonic/gin"
 )
 
 // newServer is Gatehouse as a library: its auth, users and roles routes
 // plus the app's own, every route decided by the policy (fail-closed).
 func newServer(ctx context.Context, databaseURL string, secret []byte) (_ *handlers.Server, err error) {
-	st, err := store.Open(databaseURL)
+	// A new database starts with Gatehouse's default policy and the app's
+	// rows; migrations and that bootstrap run under the start-up lock.
+	rules, err := policy.ParseCSV(policy.DefaultCSV + "p, public, /api/posts, GET\np, authenticated, /api/posts, POST\n")
+	if err != nil {
+		return nil, err
+	}
+	st, enforcer, err := setup.Open(ctx, databaseURL, setup.Options{Policy: rules})
 	if err != nil {
 		return nil, err
 	}
@@ -30,24 +36,6 @@ func newServer(ctx context.Context, databaseURL string, secret []byte) (_ *handl
 			st.Close()
 		}
 	}()
-	if err := st.Migrate(); err != nil {
-		return nil, err
-	}
-	enforcer, err := policy.New(st.DB, policy.Model)
-	if err != nil {
-		return nil, err
-	}
-	if created, err := st.Bootstrap(ctx); err != nil {
-		return nil, err
-	} else if created { // a new database: Gatehouse's default policy and the app's rows
-		rules, err := policy.ParseCSV(policy.DefaultCSV + "p, public, /api/posts, GET\np, authenticated, /api/posts, POST\n")
-		if err != nil {
-			return nil, err
-		}
-		if _, err := enforcer.SeedIfEmpty(rules); err != nil {
-			return nil, err
-		}
-	}
 	srv, err := handlers.New(handlers.Config{Store: st, Enforcer: enforcer, Secret: secret})
 	if err != nil {
 		return nil, err // e.g. a secret under 16 bytes

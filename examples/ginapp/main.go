@@ -18,7 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/follow"
 	"github.com/gatehouse/gatehouse/handlers"
 	"github.com/gatehouse/gatehouse/policy"
-	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/setup"
 	"github.com/gin-gonic/gin"
 )
 
@@ -33,27 +33,15 @@ p, admin, /api/posts/:id, DELETE
 // newApp wires Gatehouse and the app's routes over the database; the app
 // follows policy changes until ctx is done.
 func newApp(ctx context.Context, databaseURL string, secret []byte) (*handlers.Server, error) {
-	st, err := store.Open(databaseURL)
+	// A new database starts with Gatehouse's default policy and the app's
+	// rows; migrations and that bootstrap run under the start-up lock.
+	rules, err := policy.ParseCSV(policy.DefaultCSV + postPolicy)
 	if err != nil {
 		return nil, err
 	}
-	if err := st.Migrate(); err != nil {
-		return nil, err
-	}
-	enforcer, err := policy.New(st.DB, policy.Model)
+	st, enforcer, err := setup.Open(ctx, databaseURL, setup.Options{Policy: rules})
 	if err != nil {
 		return nil, err
-	}
-	if created, err := st.Bootstrap(ctx); err != nil {
-		return nil, err
-	} else if created {
-		rules, err := policy.ParseCSV(policy.DefaultCSV + postPolicy)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := enforcer.SeedIfEmpty(rules); err != nil {
-			return nil, err
-		}
 	}
 	srv, err := handlers.New(handlers.Config{Store: st, Enforcer: enforcer, Secret: secret})
 	if err != nil {

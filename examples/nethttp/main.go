@@ -24,7 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/follow"
 	"github.com/gatehouse/gatehouse/guard"
 	"github.com/gatehouse/gatehouse/policy"
-	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/setup"
 )
 
 // notesPolicy is the app's own rows, seeded with Gatehouse's default policy
@@ -48,7 +48,14 @@ type Config struct {
 // newApp opens the database and returns the app's handler, which follows
 // policy changes until ctx is done, and the function that closes the database.
 func newApp(ctx context.Context, cfg Config) (h http.Handler, closeDB func() error, err error) {
-	st, err := store.Open(cfg.DatabaseURL)
+	// A new database starts with Gatehouse's default policy and the app's
+	// rows; migrations and that bootstrap run under the start-up lock that
+	// Gatehouse servers starting at the same moment also take.
+	rules, err := policy.ParseCSV(policy.DefaultCSV + notesPolicy)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, enforcer, err := setup.Open(ctx, cfg.DatabaseURL, setup.Options{Policy: rules})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -57,24 +64,6 @@ func newApp(ctx context.Context, cfg Config) (h http.Handler, closeDB func() err
 			st.Close()
 		}
 	}()
-	if err := st.Migrate(); err != nil {
-		return nil, nil, err
-	}
-	enforcer, err := policy.New(st.DB, policy.Model)
-	if err != nil {
-		return nil, nil, err
-	}
-	if created, err := st.Bootstrap(ctx); err != nil {
-		return nil, nil, err
-	} else if created {
-		rules, err := policy.ParseCSV(policy.DefaultCSV + notesPolicy)
-		if err != nil {
-			return nil, nil, err
-		}
-		if _, err := enforcer.SeedIfEmpty(rules); err != nil {
-			return nil, nil, err
-		}
-	}
 	g, err := guard.New(guard.Config{Store: st, Enforcer: enforcer, Secret: cfg.Secret})
 	if err != nil {
 		return nil, nil, err

@@ -12,7 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/guard"
 	"github.com/gatehouse/gatehouse/guard/ginguard"
 	"github.com/gatehouse/gatehouse/policy"
-	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/setup"
 	"github.com/gin-gonic/gin"
 )
 
@@ -26,28 +26,15 @@ func ExampleMiddleware() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	st, err := store.Open("sqlite://" + filepath.Join(dir, "gatehouse.db"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(); err != nil {
-		log.Fatal(err)
-	}
-	if _, err := st.Bootstrap(context.Background()); err != nil {
-		log.Fatal(err)
-	}
-	enforcer, err := policy.New(st.DB, policy.Model)
-	if err != nil {
-		log.Fatal(err)
-	}
 	rules, err := policy.ParseCSV(policy.DefaultCSV + "p, public, /api/posts, GET\n")
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := enforcer.SeedIfEmpty(rules); err != nil {
+	st, enforcer, err := setup.Open(context.Background(), "sqlite://"+filepath.Join(dir, "gatehouse.db"), setup.Options{Policy: rules})
+	if err != nil {
 		log.Fatal(err)
 	}
+	defer st.Close()
 	g, err := guard.New(guard.Config{Store: st, Enforcer: enforcer, Secret: []byte("the-server's-JWT_SECRET-32-bytes!")})
 	if err != nil {
 		log.Fatal(err)
