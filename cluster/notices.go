@@ -32,6 +32,40 @@ type notice struct {
 // isPolicy tells a policy notice from the other kinds.
 func (n notice) isPolicy() bool { return n.User == 0 && n.Settings == 0 }
 
+// Revision checks caused by notices are at most noticeBurst in any
+// noticeWindow: whoever can publish on the channels (any Casbin process on
+// the watcher channel) makes an instance query its database at most 20
+// times a second however many messages it sends, while the changes of an
+// ordinary burst are applied at once.
+const (
+	noticeBurst  = 20
+	noticeWindow = time.Second
+)
+
+// noticeChecks remembers when the last noticeBurst checks started.
+type noticeChecks struct {
+	starts [noticeBurst]time.Time
+	n      int
+}
+
+// wait holds the next check until it is the only one of the last
+// noticeBurst in noticeWindow; false when ctx ended first.
+func (c *noticeChecks) wait(ctx context.Context) bool {
+	slot := &c.starts[c.n%noticeBurst]
+	if d := time.Until(slot.Add(noticeWindow)); !slot.IsZero() && d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+	*slot = time.Now()
+	c.n++
+	return true
+}
+
 // reloadTimeout bounds one reload after a notice.
 const reloadTimeout = 30 * time.Second
 
@@ -186,11 +220,15 @@ func (c *Cluster) follow(ctx context.Context, what string, match func(notice) bo
 		}
 	}
 	reload := func(ctx context.Context) {
+		var checks noticeChecks
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-wake:
+			}
+			if !checks.wait(ctx) {
+				return
 			}
 			rctx, cancel := context.WithTimeout(ctx, reloadTimeout)
 			from, to, err := r.ReloadIfChanged(rctx)
