@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"log/slog"
 	"net"
 	"os"
@@ -160,6 +161,17 @@ public, GET, /api/users, allow
 	passing := writeFile(t, "passing.csv", "public, POST, /api/auth/local, allow\n")
 	if out, err := runCLI(t, db, "policy", "test", passing); err != nil || !strings.Contains(out, "1 passed, 0 failed") {
 		t.Errorf("passing matrix: %v\n%s", err, out)
+	}
+	// With --policy no database is opened: a URL of a file that does not
+	// exist (the read-only commands refuse to create one) still works, and
+	// the file is not created.
+	nowhere := filepath.Join(t.TempDir(), "none.db")
+	policyFile := writeFile(t, "policy.csv", policy.DefaultCSV)
+	if out, err := runCLI(t, nowhere, "policy", "test", passing, "--policy", policyFile); err != nil || !strings.Contains(out, "1 passed, 0 failed") {
+		t.Errorf("policy test --policy without a database: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(nowhere); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("policy test --policy touched the database file: %v", err)
 	}
 	if out, err := runCLI(t, db, "policy", "lint"); err != nil || !strings.Contains(out, "no findings (") {
 		t.Errorf("lint of the default policy: %v\n%s", err, out)
