@@ -186,7 +186,7 @@ func runForwardAuthE2E(t *testing.T, start func(t *testing.T, gatehouse, app str
 		{"anonymous, denied", "GET", "/api/posts/7", "", false, 403, "", ""},
 		{"signed in, denied", "GET", "/api/posts/admin/stats", bearer(alice.ID), true, 403, "", ""},
 		{"forged token", "GET", "/api/posts", "Bearer eyJhbGciOiJub25lIn0.eyJpZCI6MX0.", false, 401, "", ""},
-		{"no function", "GET", "/api/secrets", bearer(root.ID), false, 0, "", ""},
+		{"no function", "GET", "/api/secrets", bearer(root.ID), false, 404, "", ""},
 		{"encoded dot-dot", "GET", "/api/posts/%2e%2e/posts/admin/stats", bearer(alice.ID), false, 0, "", ""},
 		{"encoded slash", "GET", "/api/posts/admin%2Fstats", bearer(alice.ID), false, 0, "", ""},
 		{"case", "GET", "/API/POSTS/ADMIN/STATS", bearer(alice.ID), false, 0, "", ""},
@@ -237,6 +237,9 @@ func runForwardAuthE2E(t *testing.T, start func(t *testing.T, gatehouse, app str
 				t.Fatalf("%s %s: status %d, want %d", c.method, c.target, res.StatusCode, c.wantStatus)
 			}
 			if c.wantStatus != 200 {
+				if c.wantStatus != http.StatusForbidden && c.wantStatus != http.StatusUnauthorized && !strings.Contains(res.Header.Get("Content-Type"), "json") {
+					t.Errorf("%s %s: %d answered as %q, want the error format", c.method, c.target, res.StatusCode, res.Header.Get("Content-Type"))
+				}
 				if reached {
 					t.Fatalf("%s %s: refused, yet it reached the upstream", c.method, c.target)
 				}
@@ -250,6 +253,9 @@ func runForwardAuthE2E(t *testing.T, start func(t *testing.T, gatehouse, app str
 			}
 			if got := seen.Header.Get(gateway.HeaderRole); got != c.wantRole {
 				t.Errorf("the upstream saw %s %q, want %q", gateway.HeaderRole, got, c.wantRole)
+			}
+			if got := seen.Header.Get("Authorization"); got != "" {
+				t.Errorf("the upstream saw the caller's Authorization %q", got)
 			}
 			if got := seen.Header.Get(gateway.HeaderFunction); got == "" || got == "api::post.post.stats" && c.wantRole != "admin" {
 				t.Errorf("the upstream saw %s %q", gateway.HeaderFunction, got)
