@@ -187,7 +187,7 @@ func TestAdminPageParityBrowser(t *testing.T) {
 		for _, r := range roles.Roles {
 			p.goTo(fmt.Sprintf("#/roles/%d", r.ID), "role-view")
 			p.waitTrue("the role is loaded", `!document.getElementById('role-form').hasAttribute('aria-busy')`)
-			system := r.Type == "public" || r.Type == "authenticated" || r.Type == "member" // member is the default role now
+			system := r.Type == "public" || r.Type == "authenticated" || r.Type == "admin" || r.Type == "member" // member is the default role now
 			shown := eval[bool](p, `document.getElementById('role-delete').getClientRects().length > 0`)
 			if shown == system {
 				t.Errorf("role %s: Delete button shown = %v, want %v", r.Type, shown, !system)

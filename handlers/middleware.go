@@ -24,6 +24,12 @@ const PublicRole = guard.PublicRole
 // users by default; like public, it cannot be deleted.
 const AuthenticatedRole = "authenticated"
 
+// AdminRole is the type of the system role of Gatehouse's administrators
+// (store.DefaultRoles). It cannot be deleted: its users would move to the
+// default role, leaving nobody able to administer through the API, and
+// "gatehouse admin create" needs it to make a new administrator.
+const AdminRole = "admin"
+
 // CurrentUser returns the authenticated user of the request, if any. It is
 // guard.User, the one accessor handlers (Gatehouse's and an embedding app's)
 // use.

@@ -265,13 +265,16 @@ func (s *Server) deleteRole(c *gin.Context) error {
 // DeleteRole deletes a role: its users move to the default role and its
 // rules go, in one transaction. The system roles cannot be deleted: public
 // (Strapi's rule), authenticated (which Strapi's admin panel offers no way
-// to delete either) and the default role.
+// to delete either), admin (Gatehouse's administrators: deleting it locked
+// every administrator out) and the default role.
 func (s *Server) DeleteRole(ctx context.Context, role store.Role) error {
 	switch role.Type {
 	case PublicRole:
 		return ApplicationError("Cannot delete public role")
 	case AuthenticatedRole:
 		return ApplicationError("Cannot delete authenticated role")
+	case AdminRole:
+		return ApplicationError("Cannot delete admin role")
 	}
 	adv, err := s.store.Settings().Advanced(ctx)
 	if err != nil {

@@ -83,9 +83,22 @@ func TestRolesAPI(t *testing.T) {
 		{name: "delete authenticated refused when it is not the default", method: "DELETE", url: "/api/users-permissions/roles/1", caller: "admin",
 			setup: func(e *testEnv) { e.setAdvanced(func(a *store.Advanced) { a.DefaultRole = "admin" }) }, wantStatus: 400,
 			want: []string{errorJSONFor(400, "ApplicationError", "Cannot delete authenticated role")}},
-		{name: "delete the default role refused", method: "DELETE", url: "/api/users-permissions/roles/3", caller: "admin",
-			setup: func(e *testEnv) { e.setAdvanced(func(a *store.Advanced) { a.DefaultRole = "admin" }) }, wantStatus: 400,
+		{name: "delete the default role refused", method: "DELETE", url: "/api/users-permissions/roles/4", caller: "admin",
+			setup: func(e *testEnv) {
+				if err := e.store.Roles().Create(context.Background(), &store.Role{Name: "Members", Type: "members"}); err != nil {
+					t.Fatal(err)
+				}
+				e.setAdvanced(func(a *store.Advanced) { a.DefaultRole = "members" })
+			}, wantStatus: 400,
 			want: []string{errorJSONFor(400, "ApplicationError", "Cannot delete the default role: choose another default role first")}},
+		{name: "delete admin refused: the administrators keep their role", method: "DELETE", url: "/api/users-permissions/roles/3", caller: "admin",
+			wantStatus: 400, want: []string{errorJSONFor(400, "ApplicationError", "Cannot delete admin role")},
+			check: func(t *testing.T, e *testEnv, _ *httptest.ResponseRecorder) {
+				u, err := e.store.Users().ByID(context.Background(), e.users["admin"].ID)
+				if err != nil || u.Role == nil || u.Role.Type != AdminRole {
+					t.Errorf("after DELETE of the admin role: the admin's role = %+v (%v), want admin", u.Role, err)
+				}
+			}},
 		{name: "delete unknown", method: "DELETE", url: "/api/users-permissions/roles/99", caller: "admin", wantStatus: 404, want: []string{notFound}},
 	})
 }

@@ -282,7 +282,7 @@
   let routesByFunction = null; // function name → ["GET /api/users", …]
   // The roles that cannot be deleted, with the default role (the API
   // refuses them too): no Delete button.
-  const SYSTEM_ROLES = ['public', 'authenticated'];
+  const SYSTEM_ROLES = ['public', 'authenticated', 'admin'];
   const roleTypeOf = (res) => res.data.role.type;
 
   async function loadRoutes() {
