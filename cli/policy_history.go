@@ -170,6 +170,7 @@ func parseRevision(s string) (int64, error) {
 func policyShow(opts Options) *cobra.Command {
 	cmd := &cobra.Command{Use: "show REV", Short: "Print one recorded policy change: its rows and the decisions it flipped", Args: cobra.ExactArgs(1)}
 	asJSON := cmd.Flags().Bool("json", false, "print JSON")
+	opts = opts.withRoutesFile(cmd)
 	opts.withApp(cmd, readOnly, func(cmd *cobra.Command, a *app, args []string) error {
 		rev, err := parseRevision(args[0])
 		if err != nil {
@@ -218,6 +219,7 @@ func policyRevert(opts Options) *cobra.Command {
 	cmd := &cobra.Command{Use: "revert REV", Short: "Restore the policy as it was at a revision (prints the decision changes)", Args: cobra.ExactArgs(1)}
 	dry := cmd.Flags().Bool("dry-run", false, "only print what would change")
 	message := cmd.Flags().String("message", "", "a note recorded with the change")
+	opts = opts.withRoutesFile(cmd)
 	opts.withApp(cmd, readWrite, func(cmd *cobra.Command, a *app, args []string) error {
 		rev, err := parseRevision(args[0])
 		if err != nil {
@@ -277,6 +279,7 @@ func policyApply(opts Options) *cobra.Command {
 	expect := cmd.Flags().Int64("expect-revision", -1, "refuse (exit 2) unless the stored policy is at this revision (`policy export` or GET …/policy tell it)")
 	message := cmd.Flags().String("message", "", "a note recorded with the change (a commit, a ticket)")
 	dry := cmd.Flags().Bool("dry-run", false, "only print what would change")
+	opts = opts.withRoutesFile(cmd)
 	opts.withApp(cmd, readWrite, func(cmd *cobra.Command, a *app, args []string) error {
 		if cmd.Flags().Changed("expect-revision") && *expect < 0 {
 			return errors.New("--expect-revision must be 0 or more")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -66,6 +67,41 @@ admin, GET, /api/posts/7, allow
 	bad := writeFile(t, "bad.yaml", "functions:\n  - name: api::a.a.a\n    nope: 1\n")
 	if _, err := runCLI(t, db, "policy", "test", matrix, "--routes-file", bad); err == nil || !strings.Contains(err.Error(), "bad.yaml:3") {
 		t.Errorf("policy test with a bad functions file: %v", err)
+	}
+}
+
+// TestPolicyHistoryCommandsReadTheFunctionsFile: policy apply, revert and
+// show name the app's functions among the decisions a change flips
+// (--routes-file, like the other policy commands).
+func TestPolicyHistoryCommandsReadTheFunctionsFile(t *testing.T) {
+	db := newDB(t)
+	functions := writeFile(t, "functions.yaml", appFunctions)
+	reviewed := writeFile(t, "policy.csv", `p, public, /api/auth/local, POST
+p, public, /api/posts, GET
+p, admin, /api/users-permissions/*, *
+g, admin, authenticated
+`)
+	out, err := runCLI(t, db, "policy", "apply", reviewed, "--dry-run", "--routes-file", functions)
+	if err != nil || !strings.Contains(out, "/api/posts") {
+		t.Fatalf("policy apply --dry-run --routes-file: %v\n%s", err, out)
+	}
+	without, _ := runCLI(t, db, "policy", "apply", reviewed, "--dry-run")
+	if strings.Contains(without, "GET /api/posts") {
+		t.Errorf("policy apply without the functions file names the app's route:\n%s", without)
+	}
+	if out, err := runCLI(t, db, "policy", "apply", reviewed, "--routes-file", functions); err != nil {
+		t.Fatalf("policy apply --routes-file: %v\n%s", err, out)
+	}
+	entries := historyJSON(t, db)
+	if len(entries) < 2 {
+		t.Fatalf("history: %+v, want the apply and what came before", entries)
+	}
+	applied, before := strconv.FormatInt(entries[0].Revision, 10), strconv.FormatInt(entries[1].Revision, 10)
+	for _, args := range [][]string{{"policy", "show", applied}, {"policy", "revert", before, "--dry-run"}} {
+		out, err := runCLI(t, db, append(args, "--routes-file", functions)...)
+		if err != nil || !strings.Contains(out, "/api/posts") {
+			t.Errorf("%v --routes-file: %v, want the app's route among the flips\n%s", args, err, out)
+		}
 	}
 }
 
