@@ -66,6 +66,11 @@ func (s *Server) emailTemplates(c context.Context) (mail.Templates, error) {
 	}
 	templates := mail.DefaultTemplates()
 	for k, t := range stored {
+		if t.Options.From.IsStrapiPlaceholder() {
+			// Seeded by Strapi or an older Gatehouse: shown and sent as
+			// what it means here, the mailer's default sender.
+			t.Options.From = mail.Address{}
+		}
 		templates[k] = t
 	}
 	return templates, nil
@@ -100,7 +105,7 @@ func (s *Server) composeMail(templates mail.Templates, key string, user store.Us
 	vars.User = userVars(user)
 	msg := mail.Compose(t, user.Email, vars)
 	msg.Subject = mail.Compose(t, user.Email, mail.Vars{User: vars.User}).Subject
-	if strings.EqualFold(strings.TrimSpace(t.Options.From.Email), mail.StrapiPlaceholderSender) {
+	if t.Options.From.IsStrapiPlaceholder() {
 		// A template copied from Strapi: its sender would not be delivered.
 		msg.From = ""
 	}

@@ -309,3 +309,24 @@ func TestSenderOfTemplates(t *testing.T) {
 		}
 	}
 }
+
+// TestStrapiSenderReadsAsDefault: a store seeded by Strapi or an older
+// Gatehouse names Strapi's placeholder sender; the templates screen and API
+// show what it means here, the mailer's default sender (empty), so an admin
+// is not told that mail leaves from no-reply@strapi.io.
+func TestStrapiSenderReadsAsDefault(t *testing.T) {
+	e := newTestEnv(t)
+	old := mail.DefaultTemplates()
+	for k, tmpl := range old {
+		tmpl.Options.From = mail.Address{Name: "Administration Panel", Email: mail.StrapiPlaceholderSender}
+		old[k] = tmpl
+	}
+	if err := e.server.store.Settings().Put(context.Background(), store.KeyEmail, old); err != nil {
+		t.Fatal(err)
+	}
+	for k, tmpl := range storedTemplates(t, e) {
+		if tmpl.Options.From != (mail.Address{}) {
+			t.Errorf("%s: from = %+v, want the mailer's default sender (empty)", k, tmpl.Options.From)
+		}
+	}
+}

@@ -107,6 +107,13 @@ func DefaultTemplates() Templates {
 // mail from strapi.io's domain would not be delivered.
 const StrapiPlaceholderSender = "no-reply@strapi.io"
 
+// IsStrapiPlaceholder reports whether a is Strapi's default sender
+// (StrapiPlaceholderSender, whatever its name), which stands for "the
+// mailer's default sender" in Gatehouse.
+func (a Address) IsStrapiPlaceholder() bool {
+	return strings.EqualFold(strings.TrimSpace(a.Email), StrapiPlaceholderSender)
+}
+
 // TemplateError reports which template and which field of it failed
 // validation. It wraps an error that wraps ErrInvalidTemplate.
 type TemplateError struct {
