@@ -56,6 +56,9 @@ type Enforcer struct {
 	// pruned is when this instance last pruned them (unix nanoseconds).
 	retention atomic.Int64
 	pruned    atomic.Int64
+	// accounted is the revision of this instance's last committed change,
+	// every change up to it recorded in the history (0: none yet).
+	accounted atomic.Int64
 
 	writeMu  sync.Mutex
 	revision atomic.Int64
@@ -397,6 +400,7 @@ func (e *Enforcer) Update(ctx context.Context, add, remove []Rule, also func(tx 
 		if err != nil {
 			return err
 		}
+		e.committed(rev)
 		// The revision moves once memory and the decisions follow it.
 		defer e.revision.Store(rev)
 	} else if also != nil {
@@ -443,6 +447,7 @@ func (e *Enforcer) replace(ctx context.Context, expect int64, target func(tx *go
 		}
 		return e.reindex()
 	}
+	var rev int64
 	err = e.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		before, err := e.begin(ctx, tx)
 		if err != nil {
@@ -467,8 +472,7 @@ func (e *Enforcer) replace(ctx context.Context, expect int64, target func(tx *go
 		if err := insertRules(tx, rules); err != nil {
 			return err
 		}
-		rev, err := readRevision(ctx, tx)
-		if err != nil {
+		if rev, err = readRevision(ctx, tx); err != nil {
 			return err
 		}
 		if e.history == nil {
@@ -481,6 +485,7 @@ func (e *Enforcer) replace(ctx context.Context, expect int64, target func(tx *go
 	if err != nil {
 		return err
 	}
+	e.committed(rev)
 	return e.reloadLocked(ctx)
 }
 

@@ -499,3 +499,51 @@ func TestHistorySettleAndPrune(t *testing.T) {
 		}
 	})
 }
+
+// TestHistoryFastPathSeesOtherChanges: a write skips reading the history's
+// state only while the stored revision is the one its own last write
+// committed. An SQL edit, or another instance's write, between two writes
+// of one instance (no ReloadIfChanged between) is still recorded, once and
+// in order, and each write keeps its own rows.
+func TestHistoryFastPathSeesOtherChanges(t *testing.T) {
+	historyDatabases(t, func(t *testing.T, open func() *gorm.DB) {
+		db := open()
+		first := seededEnforcer(t, db)
+		second, err := New(open(), Model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := as("root", "api")
+		write := func(e *Enforcer, route string) {
+			t.Helper()
+			if err := e.Update(ctx, []Rule{p("public", route, "GET")}, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(first, "/api/a")
+		write(first, "/api/b") // the fast path
+		if err := db.Exec(`INSERT INTO casbin_rule (ptype, v0, v1, v2, v3, v4, v5) VALUES ('p', 'public', '/api/by-hand', 'GET', '', '', '')`).Error; err != nil {
+			t.Fatal(err)
+		}
+		write(first, "/api/c") // must record the hand edit first
+		write(second, "/api/d")
+		write(first, "/api/e") // after another instance's write
+		write(first, "/api/f")
+		var got []string
+		for _, entry := range entries(t, first)[1:] {
+			got = append(got, entry.Source+" "+fmt.Sprint(joinRows(entry.Added))+fmt.Sprint(joinRows(entry.Removed)))
+		}
+		want := []string{
+			"api [p,public,/api/a,GET][]",
+			"api [p,public,/api/b,GET][]",
+			"sql [p,public,/api/by-hand,GET][]",
+			"api [p,public,/api/c,GET][]",
+			"api [p,public,/api/d,GET][]",
+			"api [p,public,/api/e,GET][]",
+			"api [p,public,/api/f,GET][]",
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("entries after the bootstrap:\n got %q\nwant %q", got, want)
+		}
+	})
+}

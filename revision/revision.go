@@ -98,6 +98,18 @@ func (c Counter) Read(ctx context.Context, db *gorm.DB) (int64, error) {
 	return rev, nil
 }
 
+// BumpFrom increments the revision if it is from, and reports whether it
+// did (false: the revision is another one, and was left alone). Run it in
+// the transaction of the change: like Bump, it takes the row's lock when it
+// moves it. It is one statement where Bump and Read are two.
+func (c Counter) BumpFrom(tx *gorm.DB, from int64) (bool, error) {
+	res := tx.Exec(`UPDATE `+c.Name+` SET revision = revision + 1 WHERE id = 1 AND revision = ?`, from)
+	if res.Error != nil {
+		return false, fmt.Errorf("revision: bump %s: %w", c.Name, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
 // Bump increments the revision; run it in the transaction of the change (the
 // triggers do it too where installed; an extra step is harmless).
 func (c Counter) Bump(tx *gorm.DB) error {
