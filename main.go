@@ -220,7 +220,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		Metrics:        handlerMetrics(m),
 		AccessLog:      cfg.AccessLog,
 		// -- functions file wiring (ROUTES_FILE, forward-auth, gateway mode) --
-		Functions: functions, Gateway: cfg.Gateway.Enabled, GatewayTimeout: cfg.Gateway.Timeout, GatewayMaxBody: cfg.Gateway.MaxBody,
+		Functions: functions, Gateway: cfg.Gateway.Enabled, GatewayTimeout: cfg.Gateway.Timeout, GatewayMaxBody: cfg.Gateway.MaxBody, GatewayBodyTimeout: cfg.Gateway.BodyTimeout,
 		ForwardAuthProxies: cfg.Gateway.ForwardAuthProxies, UpstreamTokenSecret: []byte(cfg.Gateway.TokenSecret),
 	})
 	if err != nil {

@@ -86,6 +86,7 @@ var Vars = []Var{
 	{Env: "GATEWAY", Flag: "gateway", Default: "false", Usage: "gateway mode: proxy the ROUTES_FILE functions to their upstreams after authentication and authorization", Kind: Bool},
 	{Env: "GATEWAY_TIMEOUT", Flag: "gateway-timeout", Default: "30s", Usage: "gateway mode: longest wait for an upstream's response headers (504 past it); bodies stream without a deadline", Kind: Duration},
 	{Env: "GATEWAY_MAX_BODY", Flag: "gateway-max-body", Default: "10485760", Usage: "gateway mode: largest proxied request body in bytes (413 past it), unless a function sets maxBody", Kind: Int},
+	{Env: "GATEWAY_BODY_TIMEOUT", Flag: "gateway-body-timeout", Default: "60s", Usage: "gateway mode: longest time a client may take to send a proxied request's body (408 past it); bodiless requests, answers and WebSockets are not bound", Kind: Duration},
 	{Env: "GATEWAY_TOKEN_SECRET", Flag: "gateway-token-secret", Default: "", Usage: "when set (32+ characters, not JWT_SECRET), each decision about a ROUTES_FILE function also sends X-Gatehouse-Token: a one-minute HS256 JWT (sub, role, fn) the app can verify (default: off)", Secret: true},
 	{Env: "FORWARD_AUTH_PROXIES", Flag: "forward-auth-proxies", Default: "127.0.0.0/8,::1", Usage: "comma-separated IPs/CIDRs of the proxies (nginx, Caddy, Traefik) whose X-Forwarded-Method/Uri and X-Original-Method/URI GET /api/authz/verify believes"},
 	{Env: "LOG_LEVEL", Flag: "log-level", Default: "info", Usage: "debug, info, warn or error"},

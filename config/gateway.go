@@ -15,6 +15,8 @@ type Gateway struct {
 	Enabled bool
 	// Timeout bounds the wait for an upstream's response headers.
 	Timeout time.Duration
+	// BodyTimeout bounds the sending of a proxied request's body.
+	BodyTimeout time.Duration
 	// MaxBody is the largest proxied request body in bytes.
 	MaxBody int64
 	// TokenSecret signs X-Gatehouse-Token ("" for none).
@@ -25,7 +27,7 @@ type Gateway struct {
 }
 
 // parseGateway reads ROUTES_FILE, GATEWAY, GATEWAY_TIMEOUT,
-// GATEWAY_MAX_BODY, GATEWAY_TOKEN_SECRET and FORWARD_AUTH_PROXIES into c.
+// GATEWAY_MAX_BODY, GATEWAY_BODY_TIMEOUT, GATEWAY_TOKEN_SECRET and FORWARD_AUTH_PROXIES into c.
 func parseGateway(get func(string) string, c *Config) error {
 	bad := func(env, why string) error {
 		return fmt.Errorf("config: %s=%q: %s", env, get(env), why)
@@ -41,6 +43,9 @@ func parseGateway(get func(string) string, c *Config) error {
 	}
 	if g.Timeout, err = time.ParseDuration(get("GATEWAY_TIMEOUT")); err != nil || g.Timeout < 100*time.Millisecond {
 		return bad("GATEWAY_TIMEOUT", "want a Go duration of at least 100ms, such as 30s")
+	}
+	if g.BodyTimeout, err = time.ParseDuration(get("GATEWAY_BODY_TIMEOUT")); err != nil || g.BodyTimeout < 100*time.Millisecond {
+		return bad("GATEWAY_BODY_TIMEOUT", "want a Go duration of at least 100ms, such as 60s")
 	}
 	if g.MaxBody, err = strconv.ParseInt(get("GATEWAY_MAX_BODY"), 10, 64); err != nil || g.MaxBody < 1024 {
 		return bad("GATEWAY_MAX_BODY", "want a number of bytes, at least 1024")

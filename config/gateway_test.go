@@ -12,7 +12,7 @@ func TestParseGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Gateway.Enabled || c.Gateway.RoutesFile != "" || c.Gateway.Timeout != 30*time.Second || c.Gateway.MaxBody != 10<<20 ||
+	if c.Gateway.Enabled || c.Gateway.RoutesFile != "" || c.Gateway.Timeout != 30*time.Second || c.Gateway.MaxBody != 10<<20 || c.Gateway.BodyTimeout != time.Minute ||
 		!slices.Equal(c.Gateway.ForwardAuthProxies, []string{"127.0.0.0/8", "::1"}) {
 		t.Errorf("defaults: %+v", c.Gateway)
 	}
@@ -24,6 +24,7 @@ func TestParseGateway(t *testing.T) {
 		{"GATEWAY": "true"}:                     "needs ROUTES_FILE",
 		{"GATEWAY": "yes please"}:               "GATEWAY",
 		{"GATEWAY_TIMEOUT": "1ms"}:              "GATEWAY_TIMEOUT",
+		{"GATEWAY_BODY_TIMEOUT": "1ms"}:         "GATEWAY_BODY_TIMEOUT",
 		{"GATEWAY_MAX_BODY": "100"}:             "GATEWAY_MAX_BODY",
 		{"GATEWAY_MAX_BODY": "10MB"}:            "GATEWAY_MAX_BODY",
 		{"FORWARD_AUTH_PROXIES": "10.0.0.0/33"}: "FORWARD_AUTH_PROXIES",

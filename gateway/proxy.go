@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -104,6 +105,36 @@ type Forward struct {
 	// own (the refresh cookie, the OAuth cookies), which are no business of
 	// the upstream's.
 	DropCookies []string
+	// BodyTimeout bounds how long the client may take to send the request
+	// body (0: no bound): past it the upstream request is cancelled and the
+	// answer is 408 (ProxyConfig.OnError). Bodiless requests (WebSocket
+	// upgrades included) and answers are not bound.
+	BodyTimeout time.Duration
+}
+
+// ErrBodyTimeout is why a request whose client took longer than
+// Forward.BodyTimeout to send its body was cut.
+var ErrBodyTimeout = errors.New("gateway: the client took too long to send the request body")
+
+// timedBody stops its timer when the body has been read whole.
+type timedBody struct {
+	io.ReadCloser
+	timer *time.Timer
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.timer.Stop()
+	}
+	return n, err
+}
+
+// Close stops the timer too: the transport closes a body it will not read
+// further (the upstream answered first), and the answer is not bound.
+func (b *timedBody) Close() error {
+	b.timer.Stop()
+	return b.ReadCloser.Close()
 }
 
 type targetKey struct{}
@@ -143,6 +174,10 @@ func NewProxy(cfg ProxyConfig) *Proxy {
 		FlushInterval: 0,
 		ErrorLog:      cfg.ErrorLog,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(context.Cause(r.Context()), ErrBodyTimeout) {
+				onError(w, r, http.StatusRequestTimeout, ErrBodyTimeout)
+				return
+			}
 			if r.Context().Err() != nil {
 				// The client went away: nobody to answer.
 				return
@@ -176,7 +211,20 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, f *Forward) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, f)))
+	ctx := context.WithValue(r.Context(), targetKey{}, f)
+	if f.BodyTimeout > 0 && r.Body != nil && r.Body != http.NoBody {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		timer := time.AfterFunc(f.BodyTimeout, func() {
+			cancel(ErrBodyTimeout)
+			// Unblock a read of the client's body that is waiting.
+			_ = rc.SetReadDeadline(time.Now())
+		})
+		defer timer.Stop()
+		r.Body = &timedBody{ReadCloser: r.Body, timer: timer}
+	}
+	p.rp.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // rewrite builds the upstream request.

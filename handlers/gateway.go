@@ -134,6 +134,7 @@ func (s *Server) proxyFunction(c *gin.Context) {
 		Function: fn, Canonical: canonical, Identity: id, TrustedPeer: s.fromTrustedProxy(c),
 		DropAuthorization: !fn.PassAuthorization && carriesBearer(c.Request.Header),
 		DropCookies:       s.ownCookies(),
+		BodyTimeout:       s.cfg.GatewayBodyTimeout,
 	})
 }
 
@@ -167,6 +168,8 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, status int, 
 		e.Name, e.Message = "GatewayTimeoutError", "Gateway Timeout"
 	case http.StatusRequestEntityTooLarge:
 		e = errPayloadTooLarge
+	case http.StatusRequestTimeout:
+		e = &Error{Status: status, Name: "RequestTimeoutError", Message: "Request Timeout", Err: err}
 	}
 	s.writeError(c, e)
 }

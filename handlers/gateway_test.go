@@ -738,6 +738,44 @@ func TestGatewayBodyLimits(t *testing.T) {
 	}
 }
 
+// TestGatewayBodyTimeout: a client sending a proxied body too slowly
+// (slow loris) is cut at GATEWAY_BODY_TIMEOUT with 408 in the error format;
+// a body sent in time is not.
+func TestGatewayBodyTimeout(t *testing.T) {
+	up := newTestUpstream(t)
+	e := newGatewayEnv(t, up.URL, true, func(c *Config) { c.GatewayBodyTimeout = 300 * time.Millisecond })
+	srv := gatewayServer(t, e)
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(srv.URL, "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	start := time.Now()
+	io.WriteString(conn, "POST /api/echo-body HTTP/1.1\r\nHost: gatehouse.test\r\nContent-Length: 100\r\n\r\n0123456789")
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("a slow body was never answered: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), `"name":"RequestTimeoutError"`) {
+		t.Fatalf("slow body: %d %s, want 408 in the error format", res.StatusCode, body)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("slow body answered after %v", took)
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/echo-body", strings.NewReader("in time"))
+	res, err = srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(got) != "in time" {
+		t.Errorf("a body sent in time: %d %q", res.StatusCode, got)
+	}
+}
+
 func TestGatewayWebSocket(t *testing.T) {
 	up := newTestUpstream(t)
 	e := newGatewayEnv(t, up.URL, true)

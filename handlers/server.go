@@ -150,6 +150,9 @@ type Config struct {
 	// GatewayMaxBody caps proxied request bodies in bytes unless a
 	// function sets its own (GATEWAY_MAX_BODY; 10 MiB when zero).
 	GatewayMaxBody int64
+	// GatewayBodyTimeout bounds how long a client may take to send a
+	// proxied request's body (GATEWAY_BODY_TIMEOUT; none when zero).
+	GatewayBodyTimeout time.Duration
 	// UpstreamTokenSecret, when set, signs (HS256) the short-lived JWT of
 	// each decision about a function, sent as X-Gatehouse-Token
 	// (GATEWAY_TOKEN_SECRET). It must not be Secret: an upstream holding it
