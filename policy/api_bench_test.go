@@ -3,6 +3,7 @@ package policy_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/handlers"
 	"github.com/gatehouse/gatehouse/policy"
+	"github.com/gatehouse/gatehouse/setup"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gin-gonic/gin"
 	"golang.org/x/crypto/bcrypt"
@@ -34,24 +36,12 @@ func BenchmarkPolicyWriteAPI(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
-			st, err := store.OpenWith("sqlite://"+filepath.Join(b.TempDir(), "api.db"), store.Options{Timeout: 30 * time.Second})
+			// Gatehouse's own start-up: migrations, roles, the default policy.
+			st, e, err := setup.Open(ctx, "sqlite://"+filepath.Join(b.TempDir(), "api.db"), setup.Options{Store: store.Options{Timeout: 30 * time.Second}, Log: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { st.Close() })
-			if err := st.Migrate(); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := st.Bootstrap(ctx); err != nil {
-				b.Fatal(err)
-			}
-			e, err := policy.New(st.DB, policy.Model)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := e.SeedIfEmpty(policy.Default()); err != nil {
-				b.Fatal(err)
-			}
 			if !withHistory {
 				policy.WithoutHistory(e)
 			}
